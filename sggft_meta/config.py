@@ -1,0 +1,154 @@
+"""Configuration: pydantic models (unknown fields are errors), YAML files, `key=value` overrides.
+
+Every option has a default documented here and in docs/configuration.md. A bad value raises
+`ConfigError` naming the field path, e.g. `train.lr: Input should be a valid number`.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ConfigError
+
+LM_BFF_SEEDS = [13, 21, 42, 87, 100]
+
+
+class _Strict(BaseModel):
+    # Numbers given where a string is expected (a task folder named 2024) are taken as strings.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, coerce_numbers_to_str=True)
+
+
+class DataConfig(_Strict):
+    dir: Path | None = Field(None, description="Folder with one sub-folder per task; else $SGGFT_DATA_DIR; else the hub.")
+    max_length: int = Field(128, ge=8, le=4096, description="Tokens per input (pairs together); longer inputs are truncated.")
+
+
+class LoraSettings(_Strict):
+    r: int = Field(8, ge=1, description="LoRA rank.")
+    alpha: float = Field(16.0, gt=0, description="LoRA scaling numerator (scale = alpha / r).")
+    dropout: float = Field(0.0, ge=0, lt=1, description="Dropout on the LoRA input.")
+    targets: list[str] | None = Field(None, description="Module names to adapt; None = the backbone's default (query/value or q_proj/v_proj).")
+
+
+class ModelConfig(_Strict):
+    name: str = Field("minilm", description="'minilm' (packaged all-MiniLM-L6-v2), 'smollm2' (packaged SmolLM2-135M GGUF), a HF hub id or a local path.")
+    adapt: Literal["head", "lora", "full"] = Field("lora", description="What adapts: the head only, LoRA + head, or every weight.")
+    lora: LoraSettings = Field(default_factory=LoraSettings)
+    head_init: Literal["prototype", "random"] = Field("prototype", description="Head start: class means of the support set, or random.")
+    head_scale: float = Field(10.0, gt=0, description="Norm of each prototype row (logit temperature of the encoder head).")
+    normalize: bool = Field(True, description="L2-normalise pooled sentence embeddings (as sentence-transformers does).")
+    device: str = Field("auto", description="'auto' (cuda when available, else cpu), 'cpu', 'cuda', 'cuda:1' ...")
+    dtype: Literal["float32", "bfloat16", "float64"] = Field("float32", description="Weights and compute dtype.")
+    init_seed: int = Field(0, description="Seed of the adapter initialisation (LoRA A); the same for every episode.")
+    cache_dir: Path | None = Field(None, description="Where converted models are cached; default ~/.cache/sggft_meta.")
+
+
+class TrainConfig(_Strict):
+    optimizer: Literal["adamw", "sgd"] = Field("adamw", description="Optimizer of the adaptable parameters.")
+    lr: float = Field(1e-3, gt=0, description="Learning rate of LoRA / body parameters.")
+    head_lr: float = Field(1e-2, gt=0, description="Learning rate of the head.")
+    weight_decay: float = Field(0.01, ge=0, description="AdamW decoupled weight decay (SGD: L2 penalty).")
+    batch_size: int = Field(8, ge=1, description="Support minibatch size.")
+    max_steps: int = Field(150, ge=1, description="Optimizer steps per run at most.")
+    eval_every: int = Field(10, ge=1, description="Steps between dev evaluations.")
+    patience: int = Field(5, ge=1, description="Dev evaluations without improvement before stopping early.")
+    grad_clip: float | None = Field(1.0, gt=0, description="Clip the global gradient norm; None = no clipping.")
+
+
+class EvalConfig(_Strict):
+    batch_size: int = Field(64, ge=1, description="Batch size for dev and test evaluation.")
+
+
+class RunConfig(_Strict):
+    task: str = Field("sst2", description="A registered task name or a path to a task folder.")
+    shots: int = Field(16, ge=1, description="K: training examples per class (and K more per class for dev).")
+    seeds: list[int] = Field(default_factory=lambda: list(LM_BFF_SEEDS), min_length=1, description="Data seeds (LM-BFF: 13, 21, 42, 87, 100).")
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+    out: Path | None = Field(None, description="JSON file for per-seed results.")
+    progress: bool = Field(True, description="Show progress bars on stderr.")
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct(cls, seeds: list[int]) -> list[int]:
+        if len(set(seeds)) != len(seeds):
+            raise ValueError("seeds must be distinct")
+        return seeds
+
+
+def _format(err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        path = ".".join(str(p) for p in e["loc"]) or "(root)"
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown field (check the spelling; see docs/configuration.md)"
+        got = e.get("input")
+        lines.append(f"{path}: {msg}" + ("" if e["type"] in ("extra_forbidden", "missing") else f" (got {got!r})"))
+    return "invalid configuration: " + "; ".join(lines)
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """`train.lr=5e-4` -> (['train', 'lr'], 0.0005); values are read as YAML scalars/lists."""
+    if "=" not in item:
+        raise ConfigError(f"override {item!r} is not of the form key=value (e.g. train.lr=5e-4)")
+    key, raw = item.split("=", 1)
+    if not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"override {item!r} has an empty key")
+    try:
+        value = yaml.safe_load(raw) if raw != "" else None
+    except yaml.YAMLError:
+        value = raw
+    return key.split("."), value
+
+
+def set_path(tree: dict, path: list[str], value: Any) -> None:
+    node = tree
+    for part in path[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"override {'.'.join(path)}: {part} is not a section")
+        node = child
+    node[path[-1]] = value
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None, base: dict | None = None, model: type[BaseModel] = RunConfig):
+    """Build a config from `base` (dict), then a YAML file, then `key=value` overrides."""
+    tree: dict = copy.deepcopy(base or {})
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file {str(p)!r} does not exist")
+        try:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"config file {p}: not valid YAML ({e})") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config file {p}: the top level must be a mapping of fields")
+        _merge(tree, loaded)
+    for item in overrides or []:
+        key, value = parse_override(item)
+        set_path(tree, key, value)
+    try:
+        return model.model_validate(tree)
+    except ValidationError as e:
+        raise ConfigError(_format(e)) from None
+
+
+def _merge(into: dict, new: dict) -> None:
+    for k, v in new.items():
+        if isinstance(v, dict) and isinstance(into.get(k), dict):
+            _merge(into[k], v)
+        else:
+            into[k] = v
+
+
+def dump_config(cfg: BaseModel) -> str:
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
