@@ -1,0 +1,1 @@
+"""Backbones: loading, adaptable-parameter selection, functional forward."""
