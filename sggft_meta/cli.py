@@ -1,0 +1,157 @@
+"""`sggft-meta`: a thin command line over the library.
+
+    sggft-meta tasks list [--data-dir DIR]
+    sggft-meta quickstart [--out FILE] [key=value ...]
+    sggft-meta finetune --task sst2 --shots 16 [--seeds 13,42] [--config run.yaml] [--out FILE] [key=value ...]
+
+Input errors print one line (`sggft-meta: error: ...`) and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .errors import SggftError
+
+QUICKSTART_DEFAULTS = {"shots": 8, "seeds": [13, 21, 42], "train": {"max_steps": 60}}
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seeds takes comma-separated integers like 13,21,42, got {text!r}") from None
+
+
+def _run_options(p: argparse.ArgumentParser, *, task: bool = True) -> None:
+    if task:
+        p.add_argument("--task", help="registered task name or path to a task folder (config field: task)")
+    p.add_argument("--shots", type=int, help="K examples per class (config field: shots)")
+    p.add_argument("--seeds", type=_seeds, help="comma-separated data seeds (default 13,21,42,87,100)")
+    p.add_argument("--config", help="YAML file of config fields")
+    p.add_argument("--data-dir", help="folder with one sub-folder per task (config field: data.dir; env: SGGFT_DATA_DIR)")
+    p.add_argument("--model", help="backbone: minilm, smollm2, a hub id or a local path (config field: model.name)")
+    p.add_argument("--adapt", help="head, lora or full (config field: model.adapt)")
+    p.add_argument("--out", help="JSON file for per-seed results (config field: out)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. train.lr=5e-4 model.lora.r=16")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sggft-meta", description="Few-shot adaptation of language models (SGGFT).")
+    sub = parser.add_subparsers(dest="command", required=True)
+    tasks = sub.add_parser("tasks", help="inspect the task registry")
+    tasks_sub = tasks.add_subparsers(dest="tasks_command", required=True)
+    listing = tasks_sub.add_parser("list", help="every registered task and where its data comes from")
+    listing.add_argument("--data-dir", help="folder with one sub-folder per task (env: SGGFT_DATA_DIR)")
+    _run_options(sub.add_parser("quickstart", help="fine-tune MiniLM on the embedded demo tasks (offline, a few minutes)"), task=False)
+    _run_options(sub.add_parser("finetune", help="plain fine-tuning over the LM-BFF seeds of one task"))
+    return parser
+
+
+def config_from_args(args: argparse.Namespace, base: dict | None = None):
+    from .config import load_config
+
+    overrides = list(args.overrides)
+    for flag, key in (("task", "task"), ("shots", "shots"), ("data_dir", "data.dir"), ("model", "model.name"), ("adapt", "model.adapt"), ("out", "out")):
+        value = getattr(args, flag, None)
+        if value is not None:
+            overrides.append(f"{key}={value}")
+    if args.seeds is not None:
+        overrides.append(f"seeds={args.seeds}")
+    if args.no_progress:
+        overrides.append("progress=false")
+    return load_config(args.config, overrides, base=base)
+
+
+def cmd_tasks_list(args) -> int:
+    from .report import markdown_table
+    from .task import TASKS, load_builtin_tasks, resolve_data_dir
+
+    load_builtin_tasks()
+    data_dir = args.data_dir
+    root = resolve_data_dir(data_dir)
+    rows = []
+    for name in TASKS.names():
+        task = TASKS.get(name)
+        source = task.source(data_dir)
+        folder = task.local_folder(data_dir)
+        if folder is not None and not folder.is_dir():
+            counts, source = "-", f"missing: {folder}"
+        elif folder is not None:
+            counts = "/".join(f"{k} {v}" for k, v in task.row_counts(data_dir).items())
+        else:
+            counts = "-"
+        classes = "regression" if task.is_regression else str(task.num_classes)
+        rows.append([name, task.domain, classes, "yes" if task.pair else "no", task.metric, counts, source])
+    print(markdown_table(["task", "domain", "classes", "pair", "metric", "rows", "data from"], rows))
+    where = f"data folder: {root}" if root else "no data folder set (--data-dir or SGGFT_DATA_DIR): real tasks load from the hub when online"
+    print(f"\n{len(rows)} tasks; {where}")
+    return 0
+
+
+def print_reports(reports) -> None:
+    from .report import fmt_mean_std, markdown_table
+
+    rows = []
+    for r in reports:
+        mean, std = r.mean_std
+        rows.append([r.task, r.shots, r.backbone, r.adapt, r.metric, fmt_mean_std(mean, std), len(r.seeds), f"{r.seconds_per_run:.1f}"])
+    print(markdown_table(["task", "K", "backbone", "adapt", "metric", "mean (std)", "seeds", "s/run"], rows))
+
+
+def cmd_finetune(args) -> int:
+    from .run import run_finetune
+
+    cfg = config_from_args(args)
+    report = run_finetune(cfg)
+    print_reports([report])
+    if cfg.out:
+        print(f"per-seed results: {cfg.out}")
+    return 0
+
+
+def cmd_quickstart(args) -> int:
+    from sggft_tasks.demo import DEMO_TASKS
+
+    from .model.loading import load_backbone
+    from .report import write_json_atomic
+    from .run import run_finetune, run_metadata
+
+    cfg = config_from_args(args, base=dict(QUICKSTART_DEFAULTS))
+    print(f"quickstart: {cfg.model.name} ({cfg.model.adapt}), K={cfg.shots}, seeds {cfg.seeds}, demo tasks {', '.join(DEMO_TASKS)}", file=sys.stderr)
+    backbone = load_backbone(cfg.model, cfg.data.max_length)
+    reports, meta = [], run_metadata(cfg)
+    for name in DEMO_TASKS:
+        task_cfg = cfg.model_copy(update={"task": name, "out": None})
+        reports.append(run_finetune(task_cfg, backbone))
+        if cfg.out:
+            write_json_atomic(cfg.out, {**meta, "results": [r.to_json() for r in reports]})
+    print_reports(reports)
+    print("\nThe demo corpus is small and written for this demo: it shows the pipeline works, it is not a benchmark.")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "tasks":
+            return cmd_tasks_list(args)
+        if args.command == "finetune":
+            if not args.task and not args.config:
+                raise SggftError("finetune needs --task NAME (or a config file that sets task); see `sggft-meta tasks list`")
+            return cmd_finetune(args)
+        if args.command == "quickstart":
+            return cmd_quickstart(args)
+    except SggftError as e:
+        print(f"sggft-meta: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("sggft-meta: interrupted; results written so far are kept", file=sys.stderr)
+        return 130
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
