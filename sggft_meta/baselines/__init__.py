@@ -1,0 +1,1 @@
+"""Baselines run on the same tasks, splits and backbone as the library's methods (SetFit, ...)."""
