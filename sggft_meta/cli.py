@@ -3,6 +3,7 @@
     sggft-meta tasks list [--data-dir DIR]
     sggft-meta quickstart [--out FILE] [key=value ...]
     sggft-meta finetune --task sst2 --shots 16 [--seeds 13,42] [--config run.yaml] [--out FILE] [key=value ...]
+    sggft-meta adapt --task rte --shots 16 [--method sggft] [--mode hvp] [--steps T] [key=value ...]
 
 Input errors print one line (`sggft-meta: error: ...`) and exit with status 2.
 """
@@ -47,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--data-dir", help="folder with one sub-folder per task (env: SGGFT_DATA_DIR)")
     _run_options(sub.add_parser("quickstart", help="fine-tune MiniLM on the embedded demo tasks (offline, a few minutes)"), task=False)
     _run_options(sub.add_parser("finetune", help="plain fine-tuning over the LM-BFF seeds of one task"))
+    adapt = sub.add_parser("adapt", help="the SGGFT inner loop (or plain fine-tuning) over the LM-BFF seeds of one task")
+    _run_options(adapt)
+    adapt.add_argument("--method", help="sggft (default) or finetune (config field: method)")
+    adapt.add_argument("--mode", help="exact, hvp or surgery (config field: sggft.mode)")
+    adapt.add_argument("--steps", help="T, inner steps at most (config field: train.max_steps)")
     return parser
 
 
@@ -54,7 +60,9 @@ def config_from_args(args: argparse.Namespace, base: dict | None = None):
     from .config import load_config
 
     overrides = list(args.overrides)
-    for flag, key in (("task", "task"), ("shots", "shots"), ("data_dir", "data.dir"), ("model", "model.name"), ("adapt", "model.adapt"), ("out", "out")):
+    flags = (("task", "task"), ("shots", "shots"), ("data_dir", "data.dir"), ("model", "model.name"), ("adapt", "model.adapt"),
+             ("out", "out"), ("method", "method"), ("mode", "sggft.mode"), ("steps", "train.max_steps"))
+    for flag, key in flags:
         value = getattr(args, flag, None)
         if value is not None:
             overrides.append(f"{key}={value}")
@@ -97,15 +105,16 @@ def print_reports(reports) -> None:
     rows = []
     for r in reports:
         mean, std = r.mean_std
-        rows.append([r.task, r.shots, r.backbone, r.adapt, r.metric, fmt_mean_std(mean, std), len(r.seeds), f"{r.seconds_per_run:.1f}"])
-    print(markdown_table(["task", "K", "backbone", "adapt", "metric", "mean (std)", "seeds", "s/run"], rows))
+        rows.append([r.task, r.shots, r.method, r.backbone, r.adapt, r.metric, fmt_mean_std(mean, std), len(r.seeds),
+                     f"{r.trace_mean('grad_norm_cv'):.2f}", f"{r.seconds_per_run:.1f}"])
+    print(markdown_table(["task", "K", "method", "backbone", "adapt", "metric", "mean (std)", "seeds", "grad-norm CV", "s/run"], rows))
 
 
-def cmd_finetune(args) -> int:
-    from .run import run_finetune
+def cmd_run(args, base: dict | None = None) -> int:
+    from .run import run_method
 
-    cfg = config_from_args(args)
-    report = run_finetune(cfg)
+    cfg = config_from_args(args, base=base)
+    report = run_method(cfg)
     print_reports([report])
     if cfg.out:
         print(f"per-seed results: {cfg.out}")
@@ -138,10 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "tasks":
             return cmd_tasks_list(args)
-        if args.command == "finetune":
+        if args.command in ("finetune", "adapt"):
             if not args.task and not args.config:
-                raise SggftError("finetune needs --task NAME (or a config file that sets task); see `sggft-meta tasks list`")
-            return cmd_finetune(args)
+                raise SggftError(f"{args.command} needs --task NAME (or a config file that sets task); see `sggft-meta tasks list`")
+            return cmd_run(args, base={"method": "finetune" if args.command == "finetune" else "sggft"})
         if args.command == "quickstart":
             return cmd_quickstart(args)
     except SggftError as e:

@@ -49,15 +49,31 @@ class ModelConfig(_Strict):
 
 
 class TrainConfig(_Strict):
-    optimizer: Literal["adamw", "sgd"] = Field("adamw", description="Optimizer of the adaptable parameters.")
+    optimizer: Literal["adamw", "sgd"] = Field("adamw", description="Optimizer of the adaptable parameters (functional; equal to torch.optim's).")
+    momentum: float = Field(0.0, ge=0, lt=1, description="SGD momentum (ignored by AdamW).")
     lr: float = Field(1e-3, gt=0, description="Learning rate of LoRA / body parameters.")
     head_lr: float = Field(1e-2, gt=0, description="Learning rate of the head.")
     weight_decay: float = Field(0.01, ge=0, description="AdamW decoupled weight decay (SGD: L2 penalty).")
     batch_size: int = Field(8, ge=1, description="Support minibatch size.")
-    max_steps: int = Field(150, ge=1, description="Optimizer steps per run at most.")
+    max_steps: int = Field(150, ge=1, description="T: inner (optimizer) steps per run at most.")
     eval_every: int = Field(10, ge=1, description="Steps between dev evaluations.")
     patience: int = Field(5, ge=1, description="Dev evaluations without improvement before stopping early.")
     grad_clip: float | None = Field(1.0, gt=0, description="Clip the global gradient norm; None = no clipping.")
+
+
+class SggftConfig(_Strict):
+    """The SGGFT inner loop (METHOD.md): regularizer weights, references, update mode."""
+
+    mode: Literal["exact", "hvp", "surgery"] = Field("hvp", description="How the regularized update is formed: double backprop, a finite-difference Hessian-vector product, or first-order surgery.")
+    lambda_dir: float = Field(0.1, ge=0, description="Weight of direction consistency, R_dir.")
+    lambda_mag: float = Field(0.1, ge=0, description="Weight of magnitude control, R_mag.")
+    lambda_align: float = Field(0.0, ge=0, description="Weight of source->target alignment, R_align (needs a source task and an aligner).")
+    beta_dir: float = Field(0.9, ge=0, lt=1, description="EMA decay of the direction reference r (past update directions).")
+    beta_mag: float = Field(0.9, ge=0, lt=1, description="EMA decay of the per-group gradient norm behind tau.")
+    kappa: float = Field(2.0, gt=0, description="tau_k = kappa * EMA(||g^k||): norms above it are penalised (surgery: capped).")
+    refresh_every: int = Field(10, ge=1, description="R: steps between recomputations of the source direction d.")
+    hvp_rule: Literal["forward", "central"] = Field("forward", description="hvp mode: forward difference (2 gradients per step) or central (3).")
+    fd_scale: float | None = Field(None, gt=0, description="Finite-difference step scale (times (1 + ||phi||) / ||v||); None = eps**0.4 (forward) or eps**(1/3) (central) of the dtype.")
 
 
 class EvalConfig(_Strict):
@@ -66,11 +82,13 @@ class EvalConfig(_Strict):
 
 class RunConfig(_Strict):
     task: str = Field("sst2", description="A registered task name or a path to a task folder.")
+    method: Literal["finetune", "sggft"] = Field("finetune", description="Plain fine-tuning, or the SGGFT inner loop (section `sggft`).")
     shots: int = Field(16, ge=1, description="K: training examples per class (and K more per class for dev).")
     seeds: list[int] = Field(default_factory=lambda: list(LM_BFF_SEEDS), min_length=1, description="Data seeds (LM-BFF: 13, 21, 42, 87, 100).")
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    sggft: SggftConfig = Field(default_factory=SggftConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
     out: Path | None = Field(None, description="JSON file for per-seed results.")
     progress: bool = Field(True, description="Show progress bars on stderr.")

@@ -1,4 +1,5 @@
-"""Running a method over the LM-BFF seeds of a task: the library call behind `sggft-meta finetune`."""
+"""Running a method over the LM-BFF seeds of a task: the library call behind `sggft-meta finetune`
+and `sggft-meta adapt`."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from . import __version__
 from .config import RunConfig
 from .data.samplers import few_shot_split
 from .evaluate import score
-from .finetune import finetune, mean_std
+from .episode import adapt_split, mean_std
 from .model.backbone import Backbone
 from .model.loading import load_backbone
 from .report import git_commit, machine, write_json_atomic
@@ -31,6 +32,8 @@ class SeedResult:
     stopped_early: bool
     train_seconds: float
     eval_seconds: float
+    trace: dict = field(default_factory=dict)  # Trace.summary() of the episode
+    per_step: dict = field(default_factory=dict)  # per-step loss, gradient norm, ... (Trace.steps)
 
 
 @dataclass
@@ -46,6 +49,12 @@ class TaskReport:
     @property
     def mean_std(self) -> tuple[float, float]:
         return mean_std([s.test_metric for s in self.seeds])
+
+    def trace_mean(self, key: str) -> float:
+        """Mean over seeds of one trace summary figure (NaN when no seed has it)."""
+        values = [s.trace.get(key) for s in self.seeds]
+        values = [v for v in values if v is not None and v == v]
+        return sum(values) / len(values) if values else float("nan")
 
     @property
     def seconds_per_run(self) -> float:
@@ -66,9 +75,12 @@ def check_splits(task: Task, cfg: RunConfig):
     return train, splits
 
 
-def run_finetune(cfg: RunConfig, backbone: Backbone | None = None, *, out_payload: dict | None = None) -> TaskReport:
-    """Fine-tune on every seed's K-shot split of `cfg.task`, early-stopped on its dev split, and
-    score the whole test set. Results are written to `cfg.out` after every seed."""
+def run_method(cfg: RunConfig, backbone: Backbone | None = None, *, out_payload: dict | None = None,
+               aligner=None, source_task: str | None = None) -> TaskReport:
+    """Adapt with `cfg.method` (plain fine-tuning or SGGFT) on every seed's K-shot split of
+    `cfg.task`, early-stopped on its dev split, and score the whole test set. The backbone is
+    loaded once (or given) and stays on its device; every seed restores the same adapter
+    initialisation in place. Results are written to `cfg.out` after every seed."""
     task = get_task(cfg.task)
     train, splits = check_splits(task, cfg)
     test = task.load_split("test", cfg.data.dir)
@@ -77,25 +89,36 @@ def run_finetune(cfg: RunConfig, backbone: Backbone | None = None, *, out_payloa
     init = backbone.snapshot(include_head=False)
     train_pool = backbone.pool(task, "train", train)
     test_pool = backbone.pool(task, "test", test)
-    report = TaskReport(task.name, task.metric, cfg.shots, backbone.backbone_name, cfg.model.adapt, "finetune")
-    bar = tqdm(total=len(splits) * cfg.train.max_steps, desc=f"{task.name} K={cfg.shots}", unit="step",
+    report = TaskReport(task.name, task.metric, cfg.shots, backbone.backbone_name, cfg.model.adapt, cfg.method)
+    bar = tqdm(total=len(splits) * cfg.train.max_steps, desc=f"{cfg.method} {task.name} K={cfg.shots}", unit="step",
                disable=not cfg.progress, file=sys.stderr, leave=False)
+    source = None
+    if source_task is not None:
+        from .align.source import SourceDirection
+
+        source = SourceDirection.for_task(backbone, get_task(source_task), cfg)
     for split in splits:
         generator = torch.Generator().manual_seed(split.seed)
         backbone.restore(init)
-        support = train_pool.batch(split.train)
-        backbone.set_head(task, init=cfg.model.head_init, support=support, generator=generator)
-        fit = finetune(backbone, task.metric, train_pool, split, cfg.train, cfg.eval, generator, progress=bar)
-        bar.update(cfg.train.max_steps - fit.steps)
+        t0 = time.perf_counter()
+        fit = adapt_split(backbone, task, train_pool, split, cfg, generator, aligner=aligner, source=source, progress=bar)
+        train_seconds = time.perf_counter() - t0
         t0 = time.perf_counter()
         test_metric, test_loss = score(backbone, task.metric, test_pool, None, cfg.eval.batch_size)
         report.seeds.append(SeedResult(split.seed, test_metric, test_loss, fit.dev_metric, fit.best_step, fit.steps,
-                                       fit.stopped_early, fit.seconds, time.perf_counter() - t0))
+                                       fit.stopped_early, train_seconds, time.perf_counter() - t0,
+                                       fit.trace.summary(), {k: v.tolist() for k, v in fit.trace.steps.items()}))
         bar.set_postfix(seed=split.seed, test=f"{test_metric:.3f}")
         if cfg.out is not None:
             write_json_atomic(cfg.out, {**(out_payload or run_metadata(cfg)), "results": [report.to_json()]})
     bar.close()
+    backbone.restore(init)
     return report
+
+
+def run_finetune(cfg: RunConfig, backbone: Backbone | None = None, **kw) -> TaskReport:
+    """`run_method` with plain fine-tuning."""
+    return run_method(cfg.model_copy(update={"method": "finetune"}), backbone, **kw)
 
 
 def run_metadata(cfg: RunConfig, command: str | None = None) -> dict:
