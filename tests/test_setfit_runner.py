@@ -85,3 +85,16 @@ def test_missing_setfit_gives_install_hint(monkeypatch, tiny_task):
     monkeypatch.setitem(sys.modules, "setfit", None)  # `import setfit` now raises ImportError
     with pytest.raises(SggftError, match=r"pip install 'setfit"):
         run_setfit(str(tiny_task), 4, [13], None)
+
+
+def test_command_line_writes_json(tiny_st_body, tiny_task, tmp_path):
+    from sggft_meta.baselines.setfit_runner import main
+
+    out = tmp_path / "setfit.json"
+    assert main(["--task", str(tiny_task), "--shots", "2", "--seeds", "13", "--body", str(tiny_st_body),
+                 "--out", str(out), "show_progress_bar=false", "num_iterations=1"]) == 0
+    payload = json.loads(out.read_text())
+    assert "setfit_runner" in payload["command"] and "machine" in payload and "commit" in payload
+    assert payload["overrides"] == {"show_progress_bar": False, "num_iterations": 1}
+    assert len(payload["seeds"]) == 1
+    assert main(["--task", str(tiny_task), "--shots", "2", "bogus=1"]) == 2  # a bad override: one line, status 2

@@ -229,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="JSON file for the result")
     parser.add_argument("overrides", nargs="*", help="setfit TrainingArguments overrides, key=value (e.g. num_iterations=20)")
     ns = parser.parse_args(argv)
+    from ..report import git_commit, machine, write_json_atomic
+
+    commit = git_commit()  # the code that runs: read before the (long) run, while others may commit
     overrides = {}
     for item in ns.overrides:
         if "=" not in item:
@@ -240,12 +243,10 @@ def main(argv: list[str] | None = None) -> int:
     except SggftError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    from ..report import git_commit, machine, write_json_atomic
-
     env = [f"{k}={shlex.quote(os.environ[k])}" for k in ("SGGFT_DATA_DIR", "HF_HUB_OFFLINE") if os.environ.get(k)]
     args = ["python", "-m", "sggft_meta.baselines.setfit_runner", *(argv if argv is not None else sys.argv[1:])]
     payload = {"command": " ".join(env + [shlex.quote(a) for a in args]),
-               "commit": git_commit(), "machine": machine(), **result}
+               "commit": commit, "machine": machine(), **result}
     s = result["summary"]
     print(f"{result['task']} K={result['shots']} setfit: {s['mean'] * 100:.1f} ({s['std'] * 100:.1f}) {result['metric']}, "
           f"{s['seconds_per_seed']:.1f} s per seed")
