@@ -29,3 +29,7 @@ class DataError(SggftError, ValueError):
 
 class ModelError(SggftError, ValueError):
     """A backbone cannot be loaded or does not fit the task."""
+
+
+class CheckpointError(SggftError, ValueError):
+    """A saved aligner or training checkpoint is missing, corrupt, foreign or incompatible."""
