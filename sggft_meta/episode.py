@@ -63,7 +63,7 @@ def adapt_split(backbone: Backbone, task, pool: TokenizedPool, split: FewShotSpl
         return score(backbone, task.metric, pool, split.dev, cfg.eval.batch_size)
 
     loop_evals: list = []
-    source_fn, d_mask = (None, None) if source is None else (source.direction, source.mask(loop.layout))
+    source_fn, d_mask = (None, None) if source is None else (source.bind(loop), source.mask(loop.layout))
     result = loop.run(loop.flat_params(), batches, source=source_fn, d_mask=d_mask, eval_fn=evaluate,
                       eval_every=cfg.train.eval_every, patience=cfg.train.patience)
     backbone.restore(loop.layout.to_dict(result.phi))

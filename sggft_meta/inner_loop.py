@@ -229,6 +229,8 @@ class InnerLoop:
         on_cuda = device.type == "cuda"
         if on_cuda:
             torch.cuda.reset_peak_memory_stats(device)
+        if self.aligner is not None:
+            self.aligner.reset()
         state = self.init_state(phi0)
         rows = torch.zeros(T, len(STEP_FIELDS), dtype=self.layout.dtype, device=device)
         evals: list[dict] = []

@@ -60,8 +60,18 @@ class Backbone(nn.Module):
         """Per-example features the head reads (used for prototype initialisation)."""
         raise NotImplementedError
 
-    def set_head(self, task, *, init: str = "random", support: Batch | None = None, generator: torch.Generator | None = None) -> None:
+    def head_tensors(self, task, *, init: str = "random", support: Batch | None = None,
+                     generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(weight, bias) of a fresh head for `task`, on the model's device, without installing it."""
         raise NotImplementedError
+
+    def set_head(self, task, *, init: str = "random", support: Batch | None = None, generator: torch.Generator | None = None) -> None:
+        """Install a fresh head for `task` (see `head_tensors`)."""
+        weight, bias = self.head_tensors(task, init=init, support=support, generator=generator)
+        self.head = nn.Linear(weight.shape[1], weight.shape[0]).to(device=weight.device, dtype=weight.dtype)
+        with torch.no_grad():
+            self.head.weight.copy_(weight)
+            self.head.bias.copy_(bias)
 
     # ------------------------------------------------------------ shared
     @property
@@ -184,8 +194,8 @@ class EncoderBackbone(Backbone):
     def forward(self, input_ids, attention_mask, token_type_ids=None) -> torch.Tensor:
         return self.head(self.features(input_ids, attention_mask, token_type_ids))
 
-    def set_head(self, task, *, init: str = "random", support: Batch | None = None, generator: torch.Generator | None = None) -> None:
-        """A fresh head for `task`: random, or class prototypes of the support set."""
+    def head_tensors(self, task, *, init: str = "random", support: Batch | None = None, generator: torch.Generator | None = None):
+        """A head for `task`: random, or class prototypes of the support set."""
         out_dim = 1 if task.is_regression else task.num_classes
         dtype, device = self.head.weight.dtype, self.head.weight.device
         weight = torch.empty(out_dim, self.hidden_size, dtype=dtype)
@@ -207,7 +217,4 @@ class EncoderBackbone(Backbone):
                     weight[c] = F.normalize(rows.mean(0), dim=0) * self.head_scale
         elif init not in ("random", "prototype"):
             raise ModelError(f"unknown head init {init!r}; use 'random' or 'prototype'")
-        self.head = nn.Linear(self.hidden_size, out_dim).to(device=device, dtype=dtype)
-        with torch.no_grad():
-            self.head.weight.copy_(weight.to(device))
-            self.head.bias.copy_(bias.to(device))
+        return weight.to(device), bias.to(device)

@@ -193,8 +193,8 @@ class CausalLMBackbone(Backbone):
             raise ModelError(f"the verbalizer {word!r} tokenises to nothing")
         return int(alone[0])
 
-    def set_head(self, task, *, init: str = "prototype", support: Batch | None = None, generator: torch.Generator | None = None) -> None:
-        """A fresh head for `task`: the LM's verbalizer rows (`prototype`/`verbalizer`) or random."""
+    def head_tensors(self, task, *, init: str = "prototype", support: Batch | None = None, generator: torch.Generator | None = None):
+        """A head for `task`: the LM's verbalizer rows (`prototype`/`verbalizer`) or random."""
         ids = self.verbalizer_token_ids(task)  # raises for regression and clashing verbalizers
         out_dim = len(ids)
         ref = self.head.weight
@@ -213,10 +213,7 @@ class CausalLMBackbone(Backbone):
             bias = torch.zeros(out_dim, dtype=dtype)
         else:
             raise ModelError(f"unknown head init {init!r}; use 'prototype' (verbalizer rows of the LM head) or 'random'")
-        self.head = nn.Linear(self.hidden_size, out_dim, bias=True).to(device=device, dtype=dtype)
-        with torch.no_grad():
-            self.head.weight.copy_(weight.to(device))
-            self.head.bias.copy_(bias.to(device))
+        return weight.to(device), bias.to(device)
 
 
 def _leading_special_ids(tokenizer) -> list[int]:

@@ -1,0 +1,8 @@
+"""Cross-task gradient alignment: aligners (learned, GradVac-style, none), their features,
+source directions, and the transfer format (a directory: config.json + model.safetensors)."""
+
+from .base import ALIGNERS, Aligner
+from . import aligners  # noqa: F401,E402  (register on import)
+from .checkpoint import load_aligner, save_aligner  # noqa: E402
+
+__all__ = ["ALIGNERS", "Aligner", "load_aligner", "save_aligner"]

@@ -1,0 +1,58 @@
+"""The aligner interface and its registry.
+
+An aligner maps the per-group statistics of step t to a gate `a_k` in [0, 1] and a target
+similarity `rho_k` in (-1, 1) for the alignment term (regularizer `align`, or its surgery).
+Every aligner is an `nn.Module` with a JSON-serialisable `config()`; learnable ones keep
+their parameters in the module (saved as safetensors, see `checkpoint.py`).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from .._registry import Registry
+from ..flat import FlatLayout
+
+
+class Aligner(nn.Module):
+    """Subclass, set `type_name`, implement `gate_and_target`, register in `ALIGNERS`."""
+
+    type_name: ClassVar[str]
+    learnable: ClassVar[bool] = False
+
+    def gate_and_target(self, layout: FlatLayout, g: torch.Tensor, d: torch.Tensor, t: int, T: int
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def config(self) -> dict:
+        """Constructor keyword arguments (JSON values): `type(**config())` rebuilds the module."""
+        return {}
+
+    def reset(self) -> None:
+        """Forget per-episode state (called at the start of every inner loop)."""
+
+    def save_pretrained(self, directory, **kw):
+        """Save to `directory` (config.json + model.safetensors); see `checkpoint.save_aligner`."""
+        from .checkpoint import save_aligner
+
+        return save_aligner(self, directory, **kw)
+
+    @classmethod
+    def from_pretrained(cls, directory, **kw) -> "Aligner":
+        """Load the aligner saved in `directory`; on a subclass, it must be of that type."""
+        from ..errors import CheckpointError
+        from .checkpoint import load_aligner
+
+        aligner = load_aligner(directory, **kw)
+        if cls is not Aligner and not isinstance(aligner, cls):
+            raise CheckpointError(
+                f"{directory} holds a {aligner.type_name!r} aligner, not {cls.__name__} "
+                f"({getattr(cls, 'type_name', '?')!r}); load it with Aligner.from_pretrained or load_aligner"
+            )
+        return aligner
+
+
+ALIGNERS: Registry[type[Aligner]] = Registry("aligner")

@@ -1,0 +1,81 @@
+"""Meta-gradients through the inner loop: `unrolled` (all T steps) or `truncated` (the last k).
+
+The forward sweep runs the T inner steps without any graph and keeps the (small, flat) state
+before each of the steps to differentiate through. The backward sweep walks those steps in
+reverse: it recomputes one step from its saved state with the graph on (`InnerLoop.step(...,
+meta=True)`), pulls the adjoint of the next state back through it with one vector-Jacobian
+product, and frees the graph. Memory is one step's graph plus T flat states, whatever T is
+(an unrolled MAML keeps all T graphs); time is one extra plain step per differentiated step.
+
+It returns d M / d psi for the aligner's parameters and, for MAML-style meta-learning of the
+initialisation, d M / d phi_0 (exact when k = T; with k < T the adjoint stops at step T-k).
+M = L(phi_T; query). The source directions d are constants (as in the inner loop).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from .data.pools import Batch
+from .inner_loop import InnerLoop
+
+
+@dataclass
+class MetaGradient:
+    meta_loss: torch.Tensor  # M on the query set (0-dim, detached)
+    psi_grads: list[torch.Tensor]  # one per aligner parameter (zeros when none reach M)
+    phi0_grad: torch.Tensor | None  # d M / d phi_0 (unrolled) or d M / d phi_{T-k} (truncated)
+    phi_T: torch.Tensor  # adapted parameters (detached)
+    records: torch.Tensor  # [T, STEP_FIELDS] per-step trace of the forward sweep
+
+
+def meta_gradient(loop: InnerLoop, phi0: torch.Tensor, batches: list[Batch], query: Batch, *, k: int | None = None,
+                  source: Callable[[torch.Tensor], torch.Tensor] | None = None, d_mask: torch.Tensor | None = None,
+                  psi: list[torch.Tensor] | None = None, query_head: dict[str, torch.Tensor] | None = None) -> MetaGradient:
+    """Meta-gradient of M = L(phi_T; query) through the last `k` of T = len(batches) steps
+    (`k=None`: all of them, i.e. unrolled). `psi` defaults to the aligner's parameters."""
+    T = len(batches)
+    k = T if k is None else k
+    if not 1 <= k <= T:
+        raise ValueError(f"truncation k must be in 1..T={T}, got {k}")
+    if psi is None:
+        psi = [p for p in loop.aligner.parameters()] if loop.aligner is not None else []
+    if loop.aligner is not None:
+        loop.aligner.reset()
+    # forward sweep: no graph; keep the states the backward sweep starts from
+    state = loop.init_state(phi0)
+    saved: dict[int, dict[str, torch.Tensor]] = {}
+    directions: list[torch.Tensor | None] = []
+    records = []
+    d = g_prev = None
+    for t in range(T):
+        if source is not None and t % loop.spec.refresh_every == 0:
+            d = source(state["phi"]).detach()
+        directions.append(d)
+        if t >= T - k:
+            saved[t] = state
+        new, record, g_prev = loop.step(state, batches[t], t, T, d=d, d_mask=d_mask, g_prev=g_prev)
+        state = {key: v.detach() for key, v in new.items()}
+        records.append(record)
+    phi_T = state["phi"].detach().requires_grad_(True)
+    meta_loss = loop.loss(phi_T, query, query_head)
+    (adj_phi,) = torch.autograd.grad(meta_loss, phi_T)
+    adjoint = {"phi": adj_phi}
+    psi_grads = [torch.zeros_like(p) for p in psi]
+    # backward sweep: one recomputed step at a time
+    for t in range(T - 1, T - k - 1, -1):
+        inputs = {key: v.detach().requires_grad_(True) if v.is_floating_point() else v for key, v in saved.pop(t).items()}
+        new, _, _ = loop.step(inputs, batches[t], t, T, d=directions[t], d_mask=d_mask, meta=True)
+        keys = [key for key in adjoint if new[key].requires_grad]
+        wrt_keys = [key for key, v in inputs.items() if v.is_floating_point()]
+        grads = torch.autograd.grad([new[key] for key in keys], [inputs[key] for key in wrt_keys] + list(psi),
+                                    grad_outputs=[adjoint[key] for key in keys], allow_unused=True)
+        adjoint = {key: g for key, g in zip(wrt_keys, grads[: len(wrt_keys)]) if g is not None}
+        for i, g in enumerate(grads[len(wrt_keys):]):
+            if g is not None:
+                psi_grads[i] = psi_grads[i] + g
+        del new, inputs, grads
+    return MetaGradient(meta_loss.detach(), psi_grads, adjoint.get("phi"), state["phi"], torch.stack(records))
