@@ -76,6 +76,43 @@ class SggftConfig(_Strict):
     fd_scale: float | None = Field(None, gt=0, description="Finite-difference step scale (times (1 + ||phi||) / ||v||); None = eps**0.4 (forward) or eps**(1/3) (central) of the dtype.")
 
 
+class AlignerSettings(_Strict):
+    """Which aligner meta-training builds (the `learned` network's shape), or `adapt` uses."""
+
+    type: Literal["learned", "gradvac", "none"] = Field("learned", description="Aligner type: the learned network, the GradVac-style moving target, or none.")
+    hidden: int = Field(32, ge=1, description="learned: hidden width of the per-group MLP.")
+    init_gate: float = Field(0.5, gt=0, lt=1, description="learned: initial gate a_k.")
+    init_rho: float = Field(0.5, gt=-1, lt=1, description="learned: initial target similarity rho_k (above the usual cos(g, d), so the alignment term starts active and the network receives gradient).")
+    beta: float = Field(0.01, gt=0, le=1, description="gradvac: EMA rate of the target similarity.")
+    seed: int = Field(0, description="learned: initialisation seed.")
+
+
+class EpisodeSettings(_Strict):
+    n_way: int | None = Field(None, ge=2, description="Classes per source episode; None = all of the task's classes.")
+    k_shot: int = Field(8, ge=1, description="Support examples per class.")
+    q_query: int = Field(8, ge=1, description="Query examples per class (the meta-loss).")
+
+
+class MetaConfig(_Strict):
+    """Meta-learning the alignment network over source pairs (METHOD.md, "The outer loop")."""
+
+    sources: list[str] = Field(default_factory=list, description="Source task names (two or more); pairs (s, t) of distinct tasks are drawn from them.")
+    across_domains: bool = Field(True, description="Draw s from another domain than t whenever the sources span two or more domains.")
+    aligner: AlignerSettings = Field(default_factory=AlignerSettings)
+    outer_steps: int = Field(100, ge=1, description="Outer (meta) steps.")
+    meta_batch: int = Field(4, ge=1, description="Pairs per outer step (split across ranks under torchrun).")
+    meta_lr: float = Field(1e-3, gt=0, description="Adam learning rate of the aligner.")
+    meta_grad: Literal["truncated", "unrolled"] = Field("truncated", description="Differentiate through the last k inner steps, or all of them.")
+    truncate_k: int = Field(1, ge=1, description="k of the truncated meta-gradient.")
+    inner_steps: int = Field(5, ge=1, description="T: inner steps per episode (full support batch each step).")
+    episode: EpisodeSettings = Field(default_factory=EpisodeSettings)
+    reptile: bool = Field(False, description="Also meta-learn the adapter initialisation phi_0, Reptile-style.")
+    reptile_lr: float = Field(0.5, gt=0, le=1, description="Reptile step: phi_0 += lr * mean(phi_T - phi_0).")
+    checkpoint_every: int = Field(10, ge=1, description="Outer steps between resumable checkpoints (and aligner saves).")
+    seed: int = Field(0, description="Seed of pair and episode sampling.")
+    max_grad_norm: float | None = Field(1.0, gt=0, description="Clip the aligner's meta-gradient norm; None = no clipping.")
+
+
 class EvalConfig(_Strict):
     batch_size: int = Field(64, ge=1, description="Batch size for dev and test evaluation.")
 
@@ -89,6 +126,9 @@ class RunConfig(_Strict):
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     sggft: SggftConfig = Field(default_factory=SggftConfig)
+    aligner: Path | None = Field(None, description="A trained aligner directory (meta-train's --out) to guide adaptation; sets the source->target alignment.")
+    source_task: str | None = Field(None, description="Source task whose gradient direction d the aligner aligns to; default: the aligner's first training source.")
+    meta: MetaConfig = Field(default_factory=MetaConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
     out: Path | None = Field(None, description="JSON file for per-seed results.")
     progress: bool = Field(True, description="Show progress bars on stderr.")

@@ -206,9 +206,14 @@ class InnerLoop:
         new.update({f"opt.{k}": v for k, v in opt_new.items()})
         with torch.no_grad():
             cos_src = cosine(g_det * lay.expand(d_mask), d) if d is not None else torch.full_like(loss, float("nan"))
+            if ctx.gate is not None:
+                w = d_mask / d_mask.sum().clamp_min(1)
+                gate_mean, rho_mean = (ctx.gate.detach() * w).sum(), (ctx.rho.detach() * w).sum()
+            else:
+                gate_mean = rho_mean = torch.full_like(loss, float("nan"))
             values = (loss.detach(), g_det.norm(), cosine(g_det, g_prev) if g_prev is not None else torch.zeros_like(loss),
                       cos_src, cosine(u_safe.detach(), r.detach()), (phi_new.detach() - phi.detach()).norm(), ~ok,
-                      u_safe.detach().norm())
+                      u_safe.detach().norm(), gate_mean, rho_mean)
             record = torch.stack([v.to(lay.dtype) for v in values])
         return new, record, g_det
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -18,7 +19,7 @@ from .episode import adapt_split, mean_std
 from .model.backbone import Backbone
 from .model.loading import load_backbone
 from .report import git_commit, machine, write_json_atomic
-from .task import Task, get_task
+from .task import TASKS, Task, get_task
 
 
 @dataclass
@@ -45,6 +46,7 @@ class TaskReport:
     adapt: str
     method: str
     seeds: list[SeedResult] = field(default_factory=list)
+    aligner: dict | None = None  # the trained aligner used, its sources, whether the target domain was seen
 
     @property
     def mean_std(self) -> tuple[float, float]:
@@ -93,6 +95,10 @@ def run_method(cfg: RunConfig, backbone: Backbone | None = None, *, out_payload:
     bar = tqdm(total=len(splits) * cfg.train.max_steps, desc=f"{cfg.method} {task.name} K={cfg.shots}", unit="step",
                disable=not cfg.progress, file=sys.stderr, leave=False)
     source = None
+    if aligner is None and cfg.aligner is not None:
+        aligner, cfg, source_task = load_run_aligner(cfg, task)
+        aligner = aligner.to(backbone.device)
+        report.aligner = {"dir": str(cfg.aligner), "source_task": source_task, **aligner_provenance(cfg.aligner, task)}
     if source_task is not None:
         from .align.source import SourceDirection
 
@@ -114,6 +120,41 @@ def run_method(cfg: RunConfig, backbone: Backbone | None = None, *, out_payload:
     bar.close()
     backbone.restore(init)
     return report
+
+
+def load_run_aligner(cfg: RunConfig, target: Task):
+    """The trained aligner of `cfg.aligner`, the config with its training settings filled in
+    where the user left them unset (alignment weight, mode), and the source task to align to."""
+    from .align import load_aligner
+    from .align.checkpoint import read_aligner_config
+    from .errors import ConfigError
+
+    if cfg.method != "sggft":
+        raise ConfigError("aligner: an aligner guides the SGGFT inner loop; use method=sggft (sggft-meta adapt) or drop --aligner")
+    saved = read_aligner_config(cfg.aligner)
+    aligner = load_aligner(cfg.aligner)
+    trained = saved.get("summary") or {}
+    updates = {k: trained[k] for k in ("lambda_align", "mode") if k in trained and k not in cfg.sggft.model_fields_set}
+    if updates:
+        cfg = cfg.model_copy(update={"sggft": cfg.sggft.model_copy(update=updates)})
+    if cfg.sggft.lambda_align <= 0:
+        raise ConfigError("sggft.lambda_align is 0, so the aligner would have no effect; set sggft.lambda_align (e.g. 1)")
+    source = cfg.source_task or (saved.get("sources") or [None])[0]
+    if source is None:
+        raise ConfigError(f"aligner {cfg.aligner} records no source task; set source_task=NAME (the task whose gradient direction to align to)")
+    if source == target.name:
+        raise ConfigError(f"source_task {source!r} is the target task itself; choose another source_task")
+    return aligner.to(torch.float64 if cfg.model.dtype == "float64" else torch.float32), cfg, source
+
+
+def aligner_provenance(directory, target: Task) -> dict:
+    """What the aligner was trained on, and whether the target's domain was among its sources."""
+    from .align.checkpoint import read_aligner_config
+
+    sources = read_aligner_config(directory).get("sources") or []
+    domains = sorted({get_task(name).domain for name in sources if name in TASKS or Path(name).is_dir()})
+    return {"sources": sources, "source_domains": domains, "target_domain_seen": target.domain in domains,
+            "target_task_seen": target.name in sources}
 
 
 def run_finetune(cfg: RunConfig, backbone: Backbone | None = None, **kw) -> TaskReport:

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 #: columns of the per-step record, in order
-STEP_FIELDS = ("loss", "grad_norm", "cos_prev", "cos_source", "cos_ref", "step_norm", "skipped", "update_norm")
+STEP_FIELDS = ("loss", "grad_norm", "cos_prev", "cos_source", "cos_ref", "step_norm", "skipped", "update_norm",
+               "gate", "rho")  # gate, rho: the aligner's mean over groups with a source direction (NaN without)
 
 
 @dataclass
@@ -40,6 +41,7 @@ class Trace:
         norms = s["grad_norm"][taken]
         cv = float(norms.std() / norms.mean()) if len(norms) > 1 and norms.mean() > 0 else float("nan")
         cos_prev = s["cos_prev"][1:][taken[1:]] if len(s["cos_prev"]) > 1 else np.array([])
+        cos_prev = cos_prev[~np.isnan(cos_prev)]
         cos_src = s["cos_source"][taken]
         cos_src = cos_src[~np.isnan(cos_src)]
         cos_ref = s["cos_ref"][taken]
@@ -51,6 +53,8 @@ class Trace:
             "cos_consecutive": _mean(cos_prev),
             "cos_source": _mean(cos_src),
             "cos_update_ref": _mean(cos_ref),
+            "gate": _nanmean(s["gate"][taken]),
+            "rho": _nanmean(s["rho"][taken]),
             "path_length": float(s["step_norm"][taken].sum()),
             "displacement": self.total_path,
             "seconds_per_step": self.seconds_per_step,
@@ -66,3 +70,8 @@ class Trace:
 
 def _mean(x: np.ndarray) -> float:
     return float(x.mean()) if len(x) else float("nan")
+
+
+def _nanmean(x: np.ndarray) -> float:
+    x = x[~np.isnan(x)]
+    return _mean(x)

@@ -17,7 +17,7 @@ class LearnedAligner(Aligner):
     type_name = "learned"
     learnable = True
 
-    def __init__(self, hidden: int = 32, init_gate: float = 0.5, init_rho: float = 0.0, seed: int = 0) -> None:
+    def __init__(self, hidden: int = 32, init_gate: float = 0.5, init_rho: float = 0.5, seed: int = 0) -> None:
         super().__init__()
         self.hidden, self.init_gate, self.init_rho, self.seed = hidden, init_gate, init_rho, seed
         gen = torch.Generator().manual_seed(seed)
