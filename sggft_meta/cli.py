@@ -4,6 +4,8 @@
     sggft-meta quickstart [--out FILE] [key=value ...]
     sggft-meta finetune --task sst2 --shots 16 [--seeds 13,42] [--config run.yaml] [--out FILE] [key=value ...]
     sggft-meta adapt --task rte --shots 16 [--method sggft] [--mode hvp] [--steps T] [key=value ...]
+    sggft-meta bench run GRID.yaml --out OUT [--data-dir DIR] [--fail-fast]
+    sggft-meta bench aggregate OUT [--focus METHOD]
 
 Input errors print one line (`sggft-meta: error: ...`) and exit with status 2.
 """
@@ -53,6 +55,16 @@ def build_parser() -> argparse.ArgumentParser:
     adapt.add_argument("--method", help="sggft (default) or finetune (config field: method)")
     adapt.add_argument("--mode", help="exact, hvp or surgery (config field: sggft.mode)")
     adapt.add_argument("--steps", help="T, inner steps at most (config field: train.max_steps)")
+    bench = sub.add_parser("bench", help="benchmark grids: methods x tasks x K x seeds (docs/benchmarks.md)")
+    bench_sub = bench.add_subparsers(dest="bench_command", required=True)
+    bench_run = bench_sub.add_parser("run", help="run every unfinished cell of a grid YAML, then aggregate")
+    bench_run.add_argument("grid", help="grid YAML file (see benchmarks/grids/example.yaml)")
+    bench_run.add_argument("--out", required=True, help="output folder: cells/ records, results.md, summary.json, plots")
+    bench_run.add_argument("--data-dir", help="folder with one sub-folder per task (else the grid's data_dir, else SGGFT_DATA_DIR)")
+    bench_run.add_argument("--fail-fast", action="store_true", help="stop at the first failed cell (default: record it and go on)")
+    bench_agg = bench_sub.add_parser("aggregate", help="tables, summary.json and plots from the cells of a run")
+    bench_agg.add_argument("out", help="the --out folder of `bench run`")
+    bench_agg.add_argument("--focus", help="method compared (paired, per task and seed) against the best other method")
     return parser
 
 
@@ -142,6 +154,25 @@ def cmd_quickstart(args) -> int:
     return 0
 
 
+def cmd_bench_run(args) -> int:
+    from .bench import aggregate, load_grid, run_grid
+
+    run = run_grid(load_grid(args.grid), args.out, data_dir=args.data_dir, fail_fast=args.fail_fast)
+    aggregate(args.out)
+    print(f"{run.ran} cells run, {run.skipped} skipped (done earlier), {len(run.failed)} failed, of {run.total}; "
+          f"results: {args.out}/results.md")
+    return 0 if run.ok else 1
+
+
+def cmd_bench_aggregate(args) -> int:
+    from .bench import aggregate
+
+    summary = aggregate(args.out, focus=args.focus)
+    c = summary["cells"]
+    print(f"{c['ok']} cells ok, {c['errors']} failed, {c['missing']} missing, of {c['expected']}; results: {args.out}/results.md")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -153,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_run(args, base={"method": "finetune" if args.command == "finetune" else "sggft"})
         if args.command == "quickstart":
             return cmd_quickstart(args)
+        if args.command == "bench":
+            return cmd_bench_run(args) if args.bench_command == "run" else cmd_bench_aggregate(args)
     except SggftError as e:
         print(f"sggft-meta: error: {e}", file=sys.stderr)
         return 2

@@ -1,0 +1,288 @@
+"""Benchmark harness: grid validation, resumable runner, error records, paired test, aggregation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sggft_meta.bench import BENCH_METHODS, aggregate, load_grid, paired_sign_flip, parse_grid, run_grid
+from sggft_meta.bench import runner as bench_runner
+from sggft_meta.cli import main
+from sggft_meta.errors import ConfigError
+
+
+def _grid(tiny_bert_dir: Path, task: Path, **extra) -> dict:
+    tree = {
+        "name": "tiny",
+        "tasks": [str(task)],
+        "shots": [4],
+        "seeds": [13, 21],
+        "base": [f"model.name={tiny_bert_dir}", "data.max_length=32", "train.max_steps=3", "train.eval_every=3",
+                 "model.lora.targets=[query,value]", "model.device=cpu", "eval.batch_size=64"],
+        "focus": "sggft",
+        "methods": {
+            "lora": {"kind": "run", "overrides": ["method=finetune", "model.adapt=lora"]},
+            "sggft": {"kind": "run", "overrides": ["method=sggft", "sggft.mode=surgery", "model.adapt=lora"]},
+        },
+    }
+    tree.update(extra)
+    return tree
+
+
+def _cells(out: Path) -> list[Path]:
+    return sorted((out / "cells").glob("*/*/k*/seed*.json"))
+
+
+def _count_calls(monkeypatch) -> list:
+    """Wrap the `run` kind so that calls are counted (the wrapper keeps the real behaviour)."""
+    calls = []
+    real = BENCH_METHODS.get("run")
+
+    def counting(cell, ctx):
+        calls.append(cell.label)
+        return real(cell, ctx)
+
+    monkeypatch.setitem(BENCH_METHODS._items, "run", counting)
+    return calls
+
+
+def test_grid_runs_resumes_and_redoes_one_cell(tiny_bert_dir, polarity_folder, tmp_path, monkeypatch):
+    grid = parse_grid(_grid(tiny_bert_dir, polarity_folder))
+    out = tmp_path / "out"
+    calls = _count_calls(monkeypatch)
+    loads = []
+    real_backbone = bench_runner.Context.backbone
+
+    def backbone(self, cfg):
+        before = self.backbone_loads
+        result = real_backbone(self, cfg)
+        loads.append(self.backbone_loads - before)
+        return result
+
+    monkeypatch.setattr(bench_runner.Context, "backbone", backbone)
+    lines = []
+    run = run_grid(grid, out, log=lines.append)
+    assert (run.ran, run.skipped, run.failed) == (4, 0, [])
+    files = _cells(out)
+    assert [f.relative_to(out).as_posix() for f in files] == [
+        "cells/lora/polarity/k4/seed13.json", "cells/lora/polarity/k4/seed21.json",
+        "cells/sggft/polarity/k4/seed13.json", "cells/sggft/polarity/k4/seed21.json"]
+    assert len(calls) == 4 and len(lines) == 4
+    assert sum(loads) == 1  # both methods share a model config: one load for the whole grid
+    rec = json.loads(files[2].read_text())
+    assert rec["status"] == "ok" and rec["method"] == "sggft" and rec["task"] == "polarity" and rec["shots"] == 4 and rec["seed"] == 13
+    assert 0.0 <= rec["test_metric"] <= 1.0 and rec["metric"] == "accuracy" and rec["seconds"] > 0
+    assert rec["steps"] >= 1 and "grad_norm_cv" in rec["trace"] and len(rec["per_step"]["grad_norm"]) == rec["steps"]
+    assert rec["backbone"] and rec["machine"]["cpu"] and "commit" in rec and rec["command"]
+    assert rec["run_metadata"]["config"]["seeds"] == [13] and rec["run_metadata"]["config"]["method"] == "sggft"
+    assert rec["started_at"] <= rec["finished_at"] and "peak_memory_bytes" in rec
+
+    # Everything finished: a second run calls no method at all.
+    calls.clear()
+    run = run_grid(grid, out, log=lines.append)
+    assert (run.ran, run.skipped) == (0, 4) and calls == []
+
+    # One record gone: exactly that cell is redone, with the same result (cells do not depend on order).
+    before = json.loads(files[3].read_text())
+    files[3].unlink()
+    run = run_grid(grid, out, log=lambda line: None)
+    assert (run.ran, run.skipped) == (1, 3) and calls == ["sggft/polarity/k4/seed21"]
+    again = json.loads(files[3].read_text())
+    assert again["test_metric"] == before["test_metric"] and again["trace"]["steps"] == before["trace"]["steps"]
+
+    # Aggregating real records: the method table, the gradient-norm CV from the traces, the comparison.
+    summary = aggregate(out)
+    md = (out / "results.md").read_text()
+    assert "| lora | run | `model.name=" in md and "**average** (1 task)" in md and (out / "metric_vs_k.png").is_file()
+    assert summary["per_k"]["4"]["comparison"]["against"] == "lora" and summary["per_k"]["4"]["comparison"]["n"] == 2
+    assert summary["per_k"]["4"]["tasks"]["polarity"]["methods"]["sggft"]["grad_norm_cv"] is not None
+
+    # A changed method definition does not silently reuse the old cells.
+    changed = _grid(tiny_bert_dir, polarity_folder)
+    changed["methods"]["lora"]["overrides"].append("train.lr=5e-4")
+    with pytest.raises(ConfigError, match="different definition.*lora"):
+        run_grid(parse_grid(changed), out, log=lambda line: None)
+
+
+def test_failed_cell_is_recorded_and_the_grid_goes_on(tiny_bert_dir, polarity_folder, tmp_path, capsys):
+    def flaky(cell, ctx):
+        if cell.seed == 13:
+            raise RuntimeError("boom on purpose")
+        return {"test_metric": 0.5 + cell.seed / 1000, "seconds": 0.01, "trace": {"grad_norm_cv": 0.2}}
+
+    BENCH_METHODS.register("flaky_test", flaky)
+    try:
+        tree = _grid(tiny_bert_dir, polarity_folder)
+        tree["methods"] = {"flaky": {"kind": "flaky_test"}, "steady": {"kind": "flaky_test", "options": {"x": 1}}}
+        tree["focus"] = None
+        tree["seeds"] = [13, 21, 42]
+        out = tmp_path / "out"
+        run = run_grid(parse_grid(tree), out, log=lambda line: None)
+        assert run.ran == 4 and sorted(run.failed) == ["flaky/polarity/k4/seed13", "steady/polarity/k4/seed13"]
+        rec = json.loads((out / "cells/flaky/polarity/k4/seed13.json").read_text())
+        assert rec["status"] == "error" and rec["error"] == "RuntimeError: boom on purpose" and "Traceback" in rec["traceback"]
+        assert json.loads((out / "cells/flaky/polarity/k4/seed42.json").read_text())["status"] == "ok"
+        summary = aggregate(out, plots=False)
+        assert summary["cells"] == {"expected": 6, "ok": 4, "errors": 2, "missing": 0, "ignored": 0}
+        assert "- failed: flaky/polarity/k4/seed13: RuntimeError: boom on purpose" in (out / "results.md").read_text()
+
+        # The command line: run + aggregate, exit status 1 because cells failed; a second run retries only those.
+        grid_file = tmp_path / "g.yaml"
+        grid_file.write_text(yaml.safe_dump(tree))
+        assert main(["bench", "run", str(grid_file), "--out", str(tmp_path / "cli")]) == 1
+        assert "4 cells run, 0 skipped (done earlier), 2 failed, of 6" in capsys.readouterr().out
+        assert (tmp_path / "cli" / "results.md").is_file() and (tmp_path / "cli" / "seconds_per_episode.png").is_file()
+        assert main(["bench", "run", str(grid_file), "--out", str(tmp_path / "cli")]) == 1
+        assert "0 cells run, 4 skipped (done earlier), 2 failed, of 6" in capsys.readouterr().out
+
+        with pytest.raises(RuntimeError, match="boom"):  # --fail-fast stops at the first failure
+            run_grid(parse_grid(tree), tmp_path / "fast", fail_fast=True, log=lambda line: None)
+        assert len(_cells(tmp_path / "fast")) == 1
+    finally:
+        BENCH_METHODS.unregister("flaky_test")
+
+
+def test_paired_sign_flip_exact_and_monte_carlo():
+    t = paired_sign_flip([0.9, 0.8, 0.7, 0.85, 0.6], [0.8, 0.7, 0.6, 0.8, 0.5])
+    assert t.method == "exact" and t.flips == 32 and t.p_value == pytest.approx(2 / 32)
+    assert (t.wins, t.ties, t.losses) == (5, 0, 0) and t.mean_diff == pytest.approx(0.09)
+    # differences +1, +2, -3: sign assignments with |sum| >= 0 are all 8 -> p = 1
+    assert paired_sign_flip([1, 2, 0], [0, 0, 3]).p_value == 1.0
+    # +1, +1, +1, -1, 0: |sum| = 2; of the 16 signings of the four ±1, 10 have |sum| >= 2 (the zero doubles both counts)
+    t = paired_sign_flip([1, 1, 1, 0, 5], [0, 0, 0, 1, 5])
+    assert t.p_value == pytest.approx(10 / 16) and (t.wins, t.ties, t.losses) == (3, 1, 1)
+    # 25 pairs: Monte-Carlo, seeded (the same p twice), close to the exact value 2 / 2**25 floor
+    a, b = [1.0] * 25, [0.0] * 25
+    t1, t2 = paired_sign_flip(a, b), paired_sign_flip(a, b)
+    assert t1.method == "monte-carlo" and t1.flips == 100_000 and t1.p_value == t2.p_value == pytest.approx(1 / 100_001)
+    assert paired_sign_flip([], []).n == 0
+
+
+def _fake_cells(out: Path, methods: dict, tasks: list[str], shots: list[int], seeds: list[int], skip=()) -> None:
+    """Hand-written records (as the runner writes them) and a manifest."""
+    for m, base in methods.items():
+        for ti, t in enumerate(tasks):
+            for k in shots:
+                for si, s in enumerate(seeds):
+                    if (m, t, k, s) in skip:
+                        continue
+                    value = base + 0.01 * ti + 0.002 * si + 0.001 * k
+                    rec = {"status": "ok", "method": m, "task": t, "shots": k, "seed": s, "metric": "accuracy",
+                           "test_metric": value, "seconds": 1.0 + len(m) / 10, "trace": {"grad_norm_cv": base},
+                           "peak_memory_bytes": None, "peak_rss_bytes": 300 * 2**20, "backbone": "tiny", "commit": "abc1234",
+                           "machine": {"cpu": "test cpu"}, "command": "sggft-meta bench run g.yaml --out o"}
+                    path = out / "cells" / m / t / f"k{k}" / f"seed{s}.json"
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_text(json.dumps(rec))
+    (out / "manifest.json").write_text(json.dumps({"name": "fake", "focus": None, "methods": list(methods), "tasks": tasks,
+                                                   "shots": shots, "seeds": seeds}))
+
+
+def test_aggregate_tables_average_comparison_and_plots(tmp_path):
+    out = tmp_path / "out"
+    seeds = [13, 21, 42, 87, 100]
+    _fake_cells(out, {"sggft": 0.80, "lora": 0.75, "full": 0.70}, ["t1", "t2", "t3"], [4, 8], seeds, skip={("full", "t3", 8, 42)})
+    assert main(["bench", "aggregate", str(out), "--focus", "sggft"]) == 0
+    md = (out / "results.md").read_text()
+    summary = json.loads((out / "summary.json").read_text())
+    for png in ("metric_vs_k.png", "grad_norm_cv.png", "seconds_per_episode.png"):
+        assert (out / png).read_bytes()[:4] == b"\x89PNG"
+    assert "## K = 4" in md and "## K = 8" in md and "**average** (3 tasks)" in md and "**average** (2 tasks)" in md
+    assert "Left out of the average (a method lacks a seed): t3." in md and "- missing: full/t3/k8/seed42" in md
+    assert "[4/5]" in md  # full on t3 at K=8 has 4 of 5 seeds
+    k4 = summary["per_k"]["4"]
+    # average over tasks t1..t3 of sggft at K=4: 0.80 + 0.01 * mean(0,1,2) + 0.002 * mean(0..4) + 0.004
+    assert k4["average"]["sggft"]["mean"] == pytest.approx(0.80 + 0.01 + 0.004 + 0.004)
+    assert k4["average"]["sggft"]["std"] == pytest.approx(0.002 * 2 ** 0.5)  # population std over seeds of 0,2,4,6,8 thousandths
+    assert k4["tasks"]["t1"]["methods"]["lora"]["grad_norm_cv"] == pytest.approx(0.75)
+    comp = k4["comparison"]
+    assert comp["against"] == "lora" and comp["n"] == 15 and comp["wins"] == 15 and comp["method"] == "exact"
+    assert comp["p_value"] == pytest.approx(2 / 2**15) and comp["mean_diff"] == pytest.approx(0.05)
+    assert summary["per_k"]["8"]["comparison"]["n"] == 10  # t3 left out at K=8
+    assert "| sggft | lora | 15 | +5.00 | 15 / 0 / 0 |" in md
+    assert summary["provenance"]["backbones"] == ["tiny"] and summary["provenance"]["commits"] == ["abc1234"]
+
+    # unknown focus: one clear line, exit 2
+    assert main(["bench", "aggregate", str(out), "--focus", "sgft"]) == 2
+
+
+@pytest.mark.parametrize("tree, message", [
+    ({"tasks": ["demo_product_reviews"], "shots": [4], "methods": {"a": {"kind": "rnu"}}},
+     "methods.a.kind: unknown bench method kind 'rnu'. Did you mean 'run'?"),
+    ({"tasks": ["demo_product_reviews"], "shots": [4], "methods": {"a": {"kind": "run", "overides": []}}},
+     "methods.a.overides: unknown field"),
+    ({"tasks": ["demo_product_reviews"], "shots": [4], "methods": {"a": {"kind": "run", "overrides": ["train.lr=fast"]}}},
+     "methods.a: overrides: invalid configuration: train.lr: Input should be a valid number"),
+    ({"tasks": ["demo_product_reviews"], "shots": [4], "methods": {"a": {"kind": "run", "overrides": ["shots=8"]}}},
+     "methods.a.overrides: shots is set by the grid"),
+    ({"tasks": ["demo_product_reviewz"], "shots": [4], "methods": {"a": {"kind": "run"}}},
+     "tasks: unknown task 'demo_product_reviewz'"),
+    ({"tasks": ["demo_product_reviews"], "shots": [0], "methods": {"a": {"kind": "run"}}},
+     "shots.0: Input should be greater than or equal to 1"),
+    ({"tasks": ["demo_product_reviews"], "shots": [4], "methods": {"a": {"kind": "run"}}, "focus": "b"},
+     "focus 'b' is not a method of the grid"),
+])
+def test_bad_grid_is_one_clear_error(tmp_path, capsys, tree, message):
+    path = tmp_path / "g.yaml"
+    path.write_text(yaml.safe_dump(tree))
+    with pytest.raises(ConfigError) as e:
+        load_grid(path)
+    assert message in str(e.value) and "\n" not in str(e.value)
+    assert main(["bench", "run", str(path), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("sggft-meta: error: grid ") and message in err and "\n" not in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_bad_yaml_and_missing_file(tmp_path, capsys):
+    path = tmp_path / "g.yaml"
+    path.write_text("tasks: [sst2\nshots: 4\n")
+    assert main(["bench", "run", str(path), "--out", str(tmp_path / "o")]) == 2
+    assert "not valid YAML" in capsys.readouterr().err
+    assert main(["bench", "run", str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "o")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_example_grid_is_valid():
+    grid = load_grid(Path(__file__).resolve().parents[1] / "benchmarks" / "grids" / "example.yaml")
+    assert all(t.startswith("demo_") for t in grid.tasks) and {"run"} <= {m.kind for m in grid.methods.values()}
+
+
+def test_setfit_kind_runs_one_seed(tiny_bert_dir, polarity_folder, tmp_path):
+    pytest.importorskip("setfit")
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+    except ImportError:  # sentence-transformers < 6
+        from sentence_transformers.models import Pooling, Transformer
+
+    body = tmp_path / "tiny_st"
+    SentenceTransformer(modules=[Transformer(str(tiny_bert_dir), max_seq_length=32), Pooling(16, "mean")], device="cpu").save(str(body))
+    tree = _grid(tiny_bert_dir, polarity_folder, seeds=[13], focus=None)
+    tree["methods"] = {"setfit": {"kind": "setfit", "options": {"body": str(body), "num_iterations": 2}}}
+    run = run_grid(parse_grid(tree), tmp_path / "out", log=lambda line: None)
+    assert run.ran == 1 and run.ok
+    rec = json.loads((tmp_path / "out/cells/setfit/polarity/k4/seed13.json").read_text())
+    assert rec["status"] == "ok" and 0.0 <= rec["test_metric"] <= 1.0 and rec["seconds"] > 0 and rec["metric"] == "accuracy"
+    assert rec["backbone"] == str(body) and rec["setfit"]["settings"]["num_iterations"] == 2 and rec["setfit"]["seed"]["seed"] == 13
+
+    bad = dict(tree, methods={"setfit": {"kind": "setfit", "options": {"num_iteration": 2}}})
+    with pytest.raises(ConfigError, match="methods.setfit: unknown SetFit override 'num_iteration'; did you mean num_iterations"):
+        parse_grid(bad)
+
+
+def test_unserialisable_record_becomes_an_error_record(tiny_bert_dir, polarity_folder, tmp_path):
+    BENCH_METHODS.register("odd_test", lambda cell, ctx: {"test_metric": 0.5, "seconds": 0.1, "trace": None, "blob": object()})
+    try:
+        tree = _grid(tiny_bert_dir, polarity_folder, seeds=[13], focus=None)
+        tree["methods"] = {"odd": {"kind": "odd_test"}}
+        run = run_grid(parse_grid(tree), tmp_path / "out", log=lambda line: None)
+        assert run.failed == ["odd/polarity/k4/seed13"]
+        rec = json.loads((tmp_path / "out/cells/odd/polarity/k4/seed13.json").read_text())
+        assert rec["status"] == "error" and "not JSON-serialisable" in rec["error"] and rec["seed"] == 13
+    finally:
+        BENCH_METHODS.unregister("odd_test")
