@@ -3,7 +3,9 @@
     sggft-meta tasks list [--data-dir DIR]
     sggft-meta quickstart [--out FILE] [key=value ...]
     sggft-meta finetune --task sst2 --shots 16 [--seeds 13,42] [--config run.yaml] [--out FILE] [key=value ...]
-    sggft-meta adapt --task rte --shots 16 [--method sggft] [--mode hvp] [--steps T] [key=value ...]
+    sggft-meta adapt --task rte --shots 16 [--method sggft] [--mode hvp] [--steps T] [--aligner DIR] [key=value ...]
+    sggft-meta meta-train --sources mnli,trec,ag_news --out DIR [--config meta.yaml] [key=value ...]
+    sggft-meta evaluate --task sst2 --aligner DIR [--shots 16] [key=value ...]
     sggft-meta bench run GRID.yaml --out OUT [--data-dir DIR] [--fail-fast]
     sggft-meta bench aggregate OUT [--focus METHOD]
 
@@ -55,6 +57,23 @@ def build_parser() -> argparse.ArgumentParser:
     adapt.add_argument("--method", help="sggft (default) or finetune (config field: method)")
     adapt.add_argument("--mode", help="exact, hvp or surgery (config field: sggft.mode)")
     adapt.add_argument("--steps", help="T, inner steps at most (config field: train.max_steps)")
+    adapt.add_argument("--aligner", help="a trained aligner directory (meta-train --out) to guide adaptation (config field: aligner)")
+    adapt.add_argument("--source-task", help="task whose gradient direction the aligner aligns to (default: the aligner's first source)")
+    evaluate = sub.add_parser("evaluate", help="adapt with a trained aligner on a task (any domain) and score its test set")
+    _run_options(evaluate)
+    evaluate.add_argument("--aligner", required=True, help="the trained aligner directory (meta-train --out)")
+    evaluate.add_argument("--source-task", help="task whose gradient direction the aligner aligns to (default: the aligner's first source)")
+    evaluate.add_argument("--mode", help="exact, hvp or surgery (default: the mode the aligner was trained with)")
+    meta = sub.add_parser("meta-train", help="meta-learn the alignment network on source-task pairs (torchrun: one rank per process)")
+    meta.add_argument("--sources", help="comma-separated source tasks (config field: meta.sources)")
+    meta.add_argument("--out", required=True, help="run directory: checkpoints/ and the trained aligner (config.json + model.safetensors); resumed if it holds a checkpoint")
+    meta.add_argument("--config", help="YAML file of config fields")
+    meta.add_argument("--data-dir", help="folder with one sub-folder per task (config field: data.dir; env: SGGFT_DATA_DIR)")
+    meta.add_argument("--model", help="backbone (config field: model.name)")
+    meta.add_argument("--steps", help="outer steps (config field: meta.outer_steps)")
+    meta.add_argument("--mode", help="inner-loop update mode (config field: sggft.mode; default for meta-training: surgery)")
+    meta.add_argument("--no-progress", action="store_true", help="no progress bar")
+    meta.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. meta.meta_batch=8 meta.meta_grad=unrolled")
     bench = sub.add_parser("bench", help="benchmark grids: methods x tasks x K x seeds (docs/benchmarks.md)")
     bench_sub = bench.add_subparsers(dest="bench_command", required=True)
     bench_run = bench_sub.add_parser("run", help="run every unfinished cell of a grid YAML, then aggregate")
@@ -73,7 +92,8 @@ def config_from_args(args: argparse.Namespace, base: dict | None = None):
 
     overrides = list(args.overrides)
     flags = (("task", "task"), ("shots", "shots"), ("data_dir", "data.dir"), ("model", "model.name"), ("adapt", "model.adapt"),
-             ("out", "out"), ("method", "method"), ("mode", "sggft.mode"), ("steps", "train.max_steps"))
+             ("out", "out"), ("method", "method"), ("mode", "sggft.mode"), ("steps", "train.max_steps"),
+             ("aligner", "aligner"), ("source_task", "source_task"))
     for flag, key in flags:
         value = getattr(args, flag, None)
         if value is not None:
@@ -128,8 +148,61 @@ def cmd_run(args, base: dict | None = None) -> int:
     cfg = config_from_args(args, base=base)
     report = run_method(cfg)
     print_reports([report])
+    if report.aligner:
+        a = report.aligner
+        seen = "SEEN in meta-training" if a["target_domain_seen"] else "not seen in meta-training"
+        print(f"aligner {a['dir']} (sources {', '.join(a['sources'])}; aligned to {a['source_task']}); "
+              f"target domain {seen}; mean gate {report.trace_mean('gate'):.3f}, rho {report.trace_mean('rho'):+.3f}")
     if cfg.out:
         print(f"per-seed results: {cfg.out}")
+    return 0
+
+
+#: meta-training defaults that differ from adaptation's: the alignment term is what it learns,
+#: and first-order `surgery` steps keep a truncated meta-gradient first order
+META_TRAIN_DEFAULTS = {"method": "sggft", "sggft": {"mode": "surgery", "lambda_align": 1.0}}
+
+
+def cmd_meta_train(args) -> int:
+    import os
+
+    from .config import load_config
+    from .outer_loop import MetaLearner
+
+    overrides = list(args.overrides)
+    for flag, key in (("data_dir", "data.dir"), ("model", "model.name"), ("steps", "meta.outer_steps"), ("mode", "sggft.mode")):
+        if getattr(args, flag) is not None:
+            overrides.append(f"{key}={getattr(args, flag)}")
+    if args.sources:
+        overrides.append(f"meta.sources=[{args.sources}]")
+    if args.no_progress:
+        overrides.append("progress=false")
+    cfg = load_config(args.config, overrides, base=META_TRAIN_DEFAULTS)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1:  # launched by torchrun: one process per rank
+        import torch
+
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        if torch.cuda.is_available():
+            local = int(os.environ.get("LOCAL_RANK", "0"))
+            torch.cuda.set_device(local)
+            cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={"device": f"cuda:{local}"})})
+        torch.distributed.init_process_group(backend)
+    try:
+        learner = MetaLearner(cfg)
+        learner.train(args.out)
+    finally:
+        if world > 1:
+            import torch
+
+            torch.distributed.destroy_process_group()
+    if learner.rank == 0:
+        h = learner.history[-10:]
+        if h:
+            print(f"meta-trained {learner.step} outer steps on {', '.join(cfg.meta.sources)}; last {len(h)} steps: "
+                  f"meta-loss {sum(x['meta_loss'] for x in h) / len(h):.4f}, gate {sum(x['gate'] for x in h) / len(h):.3f}, "
+                  f"rho {sum(x['rho'] for x in h) / len(h):+.3f}")
+        print(f"aligner: {args.out} (load with --aligner {args.out})")
     return 0
 
 
@@ -178,10 +251,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "tasks":
             return cmd_tasks_list(args)
-        if args.command in ("finetune", "adapt"):
+        if args.command in ("finetune", "adapt", "evaluate"):
             if not args.task and not args.config:
                 raise SggftError(f"{args.command} needs --task NAME (or a config file that sets task); see `sggft-meta tasks list`")
             return cmd_run(args, base={"method": "finetune" if args.command == "finetune" else "sggft"})
+        if args.command == "meta-train":
+            return cmd_meta_train(args)
         if args.command == "quickstart":
             return cmd_quickstart(args)
         if args.command == "bench":

@@ -158,9 +158,11 @@ class InnerLoop:
         """
         spec, lay = self.spec, self.layout
         phi = state["phi"]
+        # with meta=True, differentiate through g only when phi itself is an input of the
+        # meta-gradient; else g is a constant and the step is first order in the model
+        need_graph = (meta and phi.requires_grad) or (spec.mode == "exact" and not spec.plain)
         if not phi.requires_grad:
             phi = phi.detach().requires_grad_(True)
-        need_graph = meta or (spec.mode == "exact" and not spec.plain)
         loss, g = self.gradient(phi, batch, create_graph=need_graph)
         g_det = g.detach()
         fresh = ~state["inited"]

@@ -34,9 +34,15 @@ class MetaGradient:
 
 def meta_gradient(loop: InnerLoop, phi0: torch.Tensor, batches: list[Batch], query: Batch, *, k: int | None = None,
                   source: Callable[[torch.Tensor], torch.Tensor] | None = None, d_mask: torch.Tensor | None = None,
-                  psi: list[torch.Tensor] | None = None, query_head: dict[str, torch.Tensor] | None = None) -> MetaGradient:
+                  psi: list[torch.Tensor] | None = None, query_head: dict[str, torch.Tensor] | None = None,
+                  want_init_grad: bool = True) -> MetaGradient:
     """Meta-gradient of M = L(phi_T; query) through the last `k` of T = len(batches) steps
-    (`k=None`: all of them, i.e. unrolled). `psi` defaults to the aligner's parameters."""
+    (`k=None`: all of them, i.e. unrolled). `psi` defaults to the aligner's parameters.
+
+    `want_init_grad=False` (aligner-only meta-learning) skips the adjoint of the first
+    differentiated step's input state: with k = 1 in `surgery` mode the step is then
+    differentiated to first order only. The last step keeps its graph from the forward sweep,
+    so it is never recomputed."""
     T = len(batches)
     k = T if k is None else k
     if not 1 <= k <= T:
@@ -51,13 +57,19 @@ def meta_gradient(loop: InnerLoop, phi0: torch.Tensor, batches: list[Batch], que
     directions: list[torch.Tensor | None] = []
     records = []
     d = g_prev = None
+    last = None
     for t in range(T):
         if source is not None and t % loop.spec.refresh_every == 0:
             d = source(state["phi"]).detach()
         directions.append(d)
-        if t >= T - k:
-            saved[t] = state
-        new, record, g_prev = loop.step(state, batches[t], t, T, d=d, d_mask=d_mask, g_prev=g_prev)
+        if t == T - 1:  # keep the last step's graph: the backward sweep starts from it
+            inputs = _inputs(state, with_grad=k > 1 or want_init_grad)
+            new, record, g_prev = loop.step(inputs, batches[t], t, T, d=d, d_mask=d_mask, g_prev=g_prev, meta=True)
+            last = (inputs, new)
+        else:
+            if t >= T - k:
+                saved[t] = state
+            new, record, g_prev = loop.step(state, batches[t], t, T, d=d, d_mask=d_mask, g_prev=g_prev)
         state = {key: v.detach() for key, v in new.items()}
         records.append(record)
     phi_T = state["phi"].detach().requires_grad_(True)
@@ -67,10 +79,14 @@ def meta_gradient(loop: InnerLoop, phi0: torch.Tensor, batches: list[Batch], que
     psi_grads = [torch.zeros_like(p) for p in psi]
     # backward sweep: one recomputed step at a time
     for t in range(T - 1, T - k - 1, -1):
-        inputs = {key: v.detach().requires_grad_(True) if v.is_floating_point() else v for key, v in saved.pop(t).items()}
-        new, _, _ = loop.step(inputs, batches[t], t, T, d=directions[t], d_mask=d_mask, meta=True)
+        if t == T - 1:
+            inputs, new = last
+            last = None
+        else:
+            inputs = _inputs(saved.pop(t), with_grad=t > T - k or want_init_grad)
+            new, _, _ = loop.step(inputs, batches[t], t, T, d=directions[t], d_mask=d_mask, meta=True)
         keys = [key for key in adjoint if new[key].requires_grad]
-        wrt_keys = [key for key, v in inputs.items() if v.is_floating_point()]
+        wrt_keys = [key for key, v in inputs.items() if v.requires_grad]
         grads = torch.autograd.grad([new[key] for key in keys], [inputs[key] for key in wrt_keys] + list(psi),
                                     grad_outputs=[adjoint[key] for key in keys], allow_unused=True)
         adjoint = {key: g for key, g in zip(wrt_keys, grads[: len(wrt_keys)]) if g is not None}
@@ -79,3 +95,8 @@ def meta_gradient(loop: InnerLoop, phi0: torch.Tensor, batches: list[Batch], que
                 psi_grads[i] = psi_grads[i] + g
         del new, inputs, grads
     return MetaGradient(meta_loss.detach(), psi_grads, adjoint.get("phi"), state["phi"], torch.stack(records))
+
+
+def _inputs(state: dict[str, torch.Tensor], with_grad: bool) -> dict[str, torch.Tensor]:
+    """Fresh leaves of a saved state (floating ones requiring grad when its adjoint is wanted)."""
+    return {key: v.detach().requires_grad_(with_grad and v.is_floating_point()) for key, v in state.items()}
