@@ -35,14 +35,17 @@ class MetaGradient:
 def meta_gradient(loop: InnerLoop, phi0: torch.Tensor, batches: list[Batch], query: Batch, *, k: int | None = None,
                   source: Callable[[torch.Tensor], torch.Tensor] | None = None, d_mask: torch.Tensor | None = None,
                   psi: list[torch.Tensor] | None = None, query_head: dict[str, torch.Tensor] | None = None,
-                  want_init_grad: bool = True) -> MetaGradient:
+                  want_init_grad: bool = True, first_order: bool = False) -> MetaGradient:
     """Meta-gradient of M = L(phi_T; query) through the last `k` of T = len(batches) steps
     (`k=None`: all of them, i.e. unrolled). `psi` defaults to the aligner's parameters.
 
     `want_init_grad=False` (aligner-only meta-learning) skips the adjoint of the first
     differentiated step's input state: with k = 1 in `surgery` mode the step is then
     differentiated to first order only. The last step keeps its graph from the forward sweep,
-    so it is never recomputed."""
+    so it is never recomputed.
+
+    `first_order=True` (first-order MAML): no backward sweep; `phi0_grad` is dM/dphi_T and the
+    aligner gets no gradient."""
     T = len(batches)
     k = T if k is None else k
     if not 1 <= k <= T:
@@ -62,12 +65,12 @@ def meta_gradient(loop: InnerLoop, phi0: torch.Tensor, batches: list[Batch], que
         if source is not None and t % loop.spec.refresh_every == 0:
             d = source(state["phi"]).detach()
         directions.append(d)
-        if t == T - 1:  # keep the last step's graph: the backward sweep starts from it
+        if t == T - 1 and not first_order:  # keep the last step's graph: the backward sweep starts from it
             inputs = _inputs(state, with_grad=k > 1 or want_init_grad)
             new, record, g_prev = loop.step(inputs, batches[t], t, T, d=d, d_mask=d_mask, g_prev=g_prev, meta=True)
             last = (inputs, new)
         else:
-            if t >= T - k:
+            if t >= T - k and not first_order:
                 saved[t] = state
             new, record, g_prev = loop.step(state, batches[t], t, T, d=d, d_mask=d_mask, g_prev=g_prev)
         state = {key: v.detach() for key, v in new.items()}
@@ -77,6 +80,8 @@ def meta_gradient(loop: InnerLoop, phi0: torch.Tensor, batches: list[Batch], que
     (adj_phi,) = torch.autograd.grad(meta_loss, phi_T)
     adjoint = {"phi": adj_phi}
     psi_grads = [torch.zeros_like(p) for p in psi]
+    if first_order:
+        return MetaGradient(meta_loss.detach(), psi_grads, adj_phi, state["phi"], torch.stack(records))
     # backward sweep: one recomputed step at a time
     for t in range(T - 1, T - k - 1, -1):
         if t == T - 1:

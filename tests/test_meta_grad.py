@@ -180,3 +180,12 @@ def test_skipping_the_init_adjoint_keeps_the_aligner_gradient(world, mode, k):
     assert lean.phi0_grad is None and full.phi0_grad is not None
     for a, b in zip(full.psi_grads, lean.psi_grads):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-15)
+
+
+def test_first_order_is_the_query_gradient_at_phi_T(world):
+    bb, support, query, _ = world
+    loop = InnerLoop(bb, InnerSpec(lambdas={}, lr=0.1, head_lr=0.1, optimizer=optim.OptimSpec(kind="sgd")))
+    fo = meta_gradient(loop, loop.flat_params(), support, query, first_order=True)
+    phi_T = loop.run(loop.flat_params(), support).phi.requires_grad_(True)
+    (want,) = torch.autograd.grad(loop.loss(phi_T, query), phi_T)
+    torch.testing.assert_close(fo.phi0_grad, want)
