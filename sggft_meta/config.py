@@ -59,6 +59,8 @@ class TrainConfig(_Strict):
     eval_every: int = Field(10, ge=1, description="Steps between dev evaluations.")
     patience: int = Field(5, ge=1, description="Dev evaluations without improvement before stopping early.")
     grad_clip: float | None = Field(1.0, gt=0, description="Clip the global gradient norm; None = no clipping.")
+    multitask: Literal["sum", "pcgrad", "gradvac"] | None = Field(None, description="Train on the source task too (needs source_task): add its gradient, or combine the two by PCGrad or GradVac. The source direction is refreshed every sggft.refresh_every steps.")
+    multitask_beta: float = Field(0.01, gt=0, le=1, description="GradVac: EMA rate of the per-group target similarity.")
 
 
 class SggftConfig(_Strict):

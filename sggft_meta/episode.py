@@ -27,7 +27,7 @@ def inner_spec(cfg: RunConfig) -> InnerSpec:
         lambdas=lambdas, mode=s.mode, beta_dir=s.beta_dir, beta_mag=s.beta_mag, kappa=s.kappa,
         refresh_every=s.refresh_every, hvp_rule=s.hvp_rule, fd_scale=s.fd_scale,
         optimizer=optim.OptimSpec(kind=t.optimizer, weight_decay=t.weight_decay, momentum=t.momentum),
-        lr=t.lr, head_lr=t.head_lr, grad_clip=t.grad_clip,
+        lr=t.lr, head_lr=t.head_lr, grad_clip=t.grad_clip, multitask=t.multitask, multitask_beta=t.multitask_beta,
     )
 
 

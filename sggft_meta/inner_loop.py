@@ -28,6 +28,7 @@ import torch
 from . import optim
 from .data.pools import Batch
 from .flat import TINY, FlatLayout, cosine
+from .multitask import COMBINERS, gradvac, pcgrad
 from .regularizers import REGULARIZERS, RegContext
 from .trace import STEP_FIELDS, Trace
 
@@ -53,10 +54,14 @@ class InnerSpec:
     lr: float = 1e-3
     head_lr: float = 1e-2
     grad_clip: float | None = None
+    multitask: str | None = None  # combine the source gradient into the update: "sum", "pcgrad", "gradvac"
+    multitask_beta: float = 0.01  # GradVac's target EMA rate
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"unknown update mode {self.mode!r}; use one of {MODES}")
+        if self.multitask is not None and self.multitask not in COMBINERS:
+            raise ValueError(f"unknown multitask rule {self.multitask!r}; use one of {COMBINERS}")
         if self.hvp_rule not in HVP_RULES:
             raise ValueError(f"unknown hvp rule {self.hvp_rule!r}; use one of {HVP_RULES}")
         for name, w in self.lambdas.items():
@@ -122,6 +127,8 @@ class InnerLoop:
                  "gema": torch.zeros(lay.num_groups, dtype=lay.dtype, device=phi0.device),
                  "inited": torch.zeros((), dtype=torch.bool, device=phi0.device)}
         state.update({f"opt.{k}": v for k, v in optim.init_state(self.spec.optimizer, phi0).items()})
+        if self.spec.multitask == "gradvac":
+            state["gradvac"] = torch.zeros(2, 2, lay.num_groups, dtype=lay.dtype, device=phi0.device)
         return state
 
     def _fd_step(self, phi, v, central: bool):
@@ -175,10 +182,18 @@ class InnerLoop:
             gate, rho = self.aligner.gate_and_target(lay, g if meta else g_det, d, t, T)
             ctx = RegContext(lay, r=r, tau=ctx.tau, d=d, d_mask=d_mask, gate=gate, rho=rho)
         terms = [(reg, w) for _, reg, w in self.terms if reg.active(ctx)]
+        base, extra = g, {}
+        if spec.multitask is not None and d is not None:
+            # the source loss joins the objective: its gradient d (zero on the target head) is
+            # combined with the target's by the multi-task rule
+            if spec.multitask == "gradvac":
+                base, extra["gradvac"] = gradvac(lay, [g, d], state["gradvac"], spec.multitask_beta)
+            else:
+                base = pcgrad([g, d]) if spec.multitask == "pcgrad" else g + d
         if spec.plain:
-            u = g
+            u = base
         elif spec.mode == "surgery":
-            u = g
+            u = base
             for reg, w in terms:
                 if w > 0:
                     u = reg.surgery(u, ctx, w)
@@ -190,7 +205,7 @@ class InnerLoop:
                 (v,) = torch.autograd.grad(total, g_slot, create_graph=meta, retain_graph=True)
             else:
                 v = torch.zeros_like(g_det)
-            u = g + self._hessian_vector(phi, g, v, batch, meta)
+            u = base + self._hessian_vector(phi, g, v, batch, meta)
         if spec.grad_clip is not None:
             norm = ((u * u).sum() + TINY).sqrt()
             u = u * torch.clamp(spec.grad_clip / (norm + 1e-6), max=1.0)
@@ -206,6 +221,10 @@ class InnerLoop:
             "inited": state["inited"] | ok,
         }
         new.update({f"opt.{k}": v for k, v in opt_new.items()})
+        for key, value in extra.items():
+            new[key] = torch.where(ok, value, state[key])
+        if "gradvac" in state and "gradvac" not in new:
+            new["gradvac"] = state["gradvac"]
         with torch.no_grad():
             cos_src = cosine(g_det * lay.expand(d_mask), d) if d is not None else torch.full_like(loss, float("nan"))
             if ctx.gate is not None:

@@ -95,6 +95,15 @@ def run_method(cfg: RunConfig, backbone: Backbone | None = None, *, out_payload:
     bar = tqdm(total=len(splits) * cfg.train.max_steps, desc=f"{cfg.method} {task.name} K={cfg.shots}", unit="step",
                disable=not cfg.progress, file=sys.stderr, leave=False)
     source = None
+    source_task = source_task or cfg.source_task
+    if cfg.train.multitask is not None and source_task is None and cfg.aligner is None:
+        from .errors import ConfigError
+
+        raise ConfigError(f"train.multitask={cfg.train.multitask!r} trains on a source task too: set source_task=NAME")
+    if source_task is not None and source_task == task.name:
+        from .errors import ConfigError
+
+        raise ConfigError(f"source_task {source_task!r} is the target task itself; choose another source_task")
     if aligner is None and cfg.aligner is not None:
         aligner, cfg, source_task = load_run_aligner(cfg, task)
         aligner = aligner.to(backbone.device)
