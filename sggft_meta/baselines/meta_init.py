@@ -1,0 +1,459 @@
+"""Meta-learned adapter initialisations: MAML, first-order MAML and Reptile (PROTOCOL.md baselines).
+
+What is meta-learned is phi_0's body part (the LoRA factors, or every adaptable body weight with
+`model.adapt=full`); the head is rebuilt for every episode from the class prototypes of its
+support set, as `MetaLearner` does, so phi_0 is shared by tasks with different classes.
+
+One outer step draws a meta-batch of N-way K-shot episodes of the source tasks (a task uniformly
+at random, then an episode of it) and, for each, runs T plain inner steps on the support set
+(`InnerSpec(lambdas={})`: SGD at `inner_lr` / `inner_head_lr`, or the target recipe's optimizer)
+and takes the query loss M = L(phi_T; Q):
+
+- `maml`: dM/dphi_0 through all T steps (second order; `meta_gradient(..., k=None)`), Adam;
+- `fomaml`: dM/dphi_T in place of dM/dphi_0 (`meta_gradient(..., first_order=True)`), Adam;
+- `reptile`: phi_0 += eps * mean over the meta-batch of (phi_T - phi_0), eps = `meta.reptile_lr`.
+
+The head's share of the gradient is dropped (the next episode rebuilds the head anyway); the
+prototypes are treated as constants of phi_0. The meta-gradient is the project's functional one
+(`sggft_meta.meta_grad`), tested equal to learn2learn's MAML on a tiny model
+(tests/test_meta_init.py), so it runs on any backbone the inner loop runs on.
+
+Outer settings come from `cfg.meta` (sources, outer_steps, meta_batch, meta_lr, inner_steps,
+episode, reptile_lr, checkpoint_every, seed, max_grad_norm: the clip of the averaged
+meta-gradient norm); the SGGFT-only fields (aligner, meta_grad, truncate_k, reptile,
+across_domains) are not used. Under torchrun every rank draws the same meta-batch and computes
+the episodes `i % world == rank`; the sums are all-reduced (one step on N ranks equals one rank).
+
+A learned initialisation is a directory::
+
+    run_dir/
+      init.safetensors   the body tensors of phi_0 by parameter name (the backbone's dtype)
+      init.json          {"format": "sggft-meta-init", "format_version", "library_version",
+                          "algorithm", "sources", "steps", "backbone", "adapt", "settings",
+                          "summary", "weights": {"file", "sha256", "bytes"}, "tensors"}
+      checkpoints/       resumable training state (align/checkpoint.py): a killed run, started
+                         again on the same directory, ends with the same phi_0 bitwise
+
+`load_init(directory, backbone)` writes it into a backbone (CheckpointError on any mismatch).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Literal
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+from .. import optim
+from ..align.checkpoint import (_digest, _json_bytes, _load_tensors, _read_json, _read_verified, _tensor_bytes,
+                                _write_bytes_atomic, read_latest_checkpoint, write_checkpoint)
+from ..config import RunConfig
+from ..data.samplers import EpisodeSampler
+from ..errors import CheckpointError, ConfigError
+from ..inner_loop import InnerLoop, InnerSpec
+from ..meta_grad import meta_gradient
+from ..model.backbone import Backbone
+from ..outer_loop import _dist, episode_task
+from ..task import Task, get_task
+
+ALGORITHMS = ("maml", "fomaml", "reptile")
+FORMAT = "sggft-meta-init"
+FORMAT_VERSION = 1
+INIT_WEIGHTS = "init.safetensors"
+INIT_CONFIG = "init.json"
+
+
+class MetaInitSettings(BaseModel):
+    """The settings of a meta-learned initialisation that `cfg.meta` does not hold."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    algorithm: Literal["maml", "fomaml", "reptile"] = Field("maml", description="maml (second order), fomaml (first order) or reptile.")
+    inner_optimizer: Literal["sgd", "train"] = Field(
+        "sgd", description="Inner loop of meta-training: plain SGD at inner_lr / inner_head_lr (no clipping), or "
+                           "the target recipe's optimizer (train.optimizer, lr, head_lr, weight_decay, momentum, grad_clip).")
+    inner_lr: float = Field(0.05, gt=0, description="sgd: inner learning rate of the body (LoRA) parameters.")
+    inner_head_lr: float = Field(0.05, gt=0, description="sgd: inner learning rate of the head.")
+
+
+def meta_init_spec(cfg: RunConfig, settings: MetaInitSettings) -> InnerSpec:
+    """The plain inner loop (no regularizer) that meta-training differentiates through."""
+    if settings.inner_optimizer == "sgd":
+        return InnerSpec(lambdas={}, optimizer=optim.OptimSpec(kind="sgd"), lr=settings.inner_lr,
+                         head_lr=settings.inner_head_lr, grad_clip=None)
+    t = cfg.train
+    return InnerSpec(lambdas={}, optimizer=optim.OptimSpec(kind=t.optimizer, weight_decay=t.weight_decay, momentum=t.momentum),
+                     lr=t.lr, head_lr=t.head_lr, grad_clip=t.grad_clip)
+
+
+def body_names(backbone: Backbone) -> list[str]:
+    """The adaptable parameters that make up phi_0 (all but the head), in the backbone's order."""
+    return [n for n in backbone.adaptable_parameters() if not n.startswith("head.")]
+
+
+@dataclass
+class InitStepStats:
+    step: int
+    meta_loss: float  # query loss after T inner steps, mean over the meta-batch
+    query_loss_before: float  # query loss at phi_0 with the prototype head (no adaptation)
+    grad_norm: float  # norm of the averaged update direction (meta-gradient, or the Reptile mean delta)
+    seconds: float
+    tasks: list[str] = field(default_factory=list)
+
+
+class MetaInitLearner:
+    """Meta-learns phi_0 with `settings.algorithm` on `cfg.meta.sources`; see the module docstring."""
+
+    def __init__(self, cfg: RunConfig, settings: MetaInitSettings | None = None, backbone: Backbone | None = None) -> None:
+        from ..model.loading import load_backbone
+
+        self.settings = settings = settings or MetaInitSettings()
+        meta = cfg.meta
+        if not meta.sources:
+            raise ConfigError("meta.sources: meta-learning an initialisation needs one or more source tasks, e.g. meta.sources=[sst2,trec]")
+        self.cfg = cfg
+        self.tasks: list[Task] = [get_task(name) for name in meta.sources]
+        for task in self.tasks:
+            if task.is_regression:
+                raise ConfigError(f"meta.sources: {task.name!r} is a regression task; source episodes need classes")
+        if len({t.name for t in self.tasks}) != len(self.tasks):
+            raise ConfigError("meta.sources: a task is listed twice")
+        self.backbone = backbone if backbone is not None else load_backbone(cfg.model, cfg.data.max_length)
+        self.rank, self.world = _dist()
+        self.spec = meta_init_spec(cfg, settings)
+        ep = meta.episode
+        self.pools, self.samplers = {}, {}
+        for i, task in enumerate(self.tasks):  # seeded as MetaLearner seeds its samplers
+            train = task.load_split("train", cfg.data.dir)
+            self.pools[task.name] = self.backbone.pool(task, "train", train)
+            gen = torch.Generator().manual_seed(meta.seed * 1000 + i + 1)
+            self.samplers[task.name] = EpisodeSampler(task.name, train.labels, k_shot=ep.k_shot, q_query=ep.q_query,
+                                                      n_way=min(ep.n_way, task.num_classes) if ep.n_way else None,
+                                                      generator=gen, class_names=task.label_names)
+        self.task_gen = torch.Generator().manual_seed(meta.seed)
+        self.names = body_names(self.backbone)
+        if not self.names:
+            raise ConfigError("model.adapt=head: the head is rebuilt for every task, so there is no initialisation to "
+                              "meta-learn; use model.adapt=lora (or full)")
+        params = self.backbone.adaptable_parameters()
+        flat_dtype = torch.float64 if params[self.names[0]].dtype == torch.float64 else torch.float32
+        # master copy of phi_0's body (float32 for a bfloat16 model), what Adam / Reptile update
+        self.params = [params[n].detach().clone().to(flat_dtype).requires_grad_(True) for n in self.names]
+        self.optimizer = torch.optim.Adam(self.params, lr=meta.meta_lr) if settings.algorithm != "reptile" else None
+        self.step = 0
+        self.history: list[dict] = []
+
+    # ------------------------------------------------------------ phi_0
+    def init_state(self) -> dict[str, torch.Tensor]:
+        """phi_0's body by parameter name (detached master tensors)."""
+        return {n: p.detach() for n, p in zip(self.names, self.params)}
+
+    def _install(self) -> None:
+        self.backbone.restore(self.init_state())
+
+    # ------------------------------------------------------------ sampling
+    def draw_meta_batch(self) -> list[tuple[Task, object]]:
+        """Every rank draws the whole meta-batch, so the generators stay in step across ranks."""
+        out = []
+        for _ in range(self.cfg.meta.meta_batch):
+            task = self.tasks[int(torch.randint(len(self.tasks), (1,), generator=self.task_gen))]
+            out.append((task, self.samplers[task.name].sample()))
+        return out
+
+    # ------------------------------------------------------------ one episode
+    def episode_update(self, task: Task, ep) -> tuple[list[torch.Tensor], dict]:
+        """The body part of this episode's update direction, by parameter (in `self.names` order):
+        dM/dphi_0 (maml), dM/dphi_T (fomaml) or phi_T - phi_0 (reptile); and its statistics."""
+        bb, meta = self.backbone, self.cfg.meta
+        pool = self.pools[task.name]
+        support = pool.batch(ep.support, labels=ep.support_labels)
+        query = pool.batch(ep.query, labels=ep.query_labels)
+        bb.set_head(episode_task(task, ep.classes), init=self.cfg.model.head_init, support=support)
+        loop = InnerLoop(bb, self.spec)
+        phi0 = loop.flat_params()
+        with torch.no_grad():
+            before = loop.loss(phi0, query).item()
+        second_order = self.settings.algorithm == "maml"
+        mg = meta_gradient(loop, phi0, [support] * meta.inner_steps, query, k=None, psi=[],
+                           first_order=not second_order)
+        vec = (mg.phi_T - phi0) if self.settings.algorithm == "reptile" else mg.phi0_grad
+        parts = dict(zip(loop.layout.names, vec.detach().split(loop.layout.sizes)))
+        out = [parts[n].view_as(p).to(p.dtype) for n, p in zip(self.names, self.params)]
+        return out, {"meta_loss": mg.meta_loss.item(), "query_loss_before": before}
+
+    # ------------------------------------------------------------ one outer step
+    def outer_step(self) -> InitStepStats:
+        t0 = time.perf_counter()
+        batch = self.draw_meta_batch()
+        B = len(batch)
+        total = [torch.zeros_like(p) for p in self.params]
+        stats_sum = torch.zeros(3, dtype=torch.float64)  # meta_loss, query_loss_before, episodes
+        was_training = self.backbone.training
+        self.backbone.eval()
+        self._install()
+        try:
+            for i, (task, ep) in enumerate(batch):
+                if i % self.world != self.rank:
+                    continue
+                update, st = self.episode_update(task, ep)
+                for acc, u in zip(total, update):
+                    acc.add_(u / B)
+                stats_sum += torch.tensor([st["meta_loss"], st["query_loss_before"], 1.0], dtype=torch.float64)
+        finally:
+            self.backbone.train(was_training)
+        if self.world > 1:
+            flat = torch.cat([t.reshape(-1) for t in total] + [stats_sum.to(total[0].dtype)])
+            torch.distributed.all_reduce(flat)
+            offset = 0
+            for t in total:
+                t.copy_(flat[offset: offset + t.numel()].view_as(t))
+                offset += t.numel()
+            stats_sum = flat[offset:].to(torch.float64)
+        norm = float(torch.sqrt(sum((t.double() ** 2).sum() for t in total)))
+        with torch.no_grad():
+            if self.settings.algorithm == "reptile":
+                for p, d in zip(self.params, total):
+                    p.add_(self.cfg.meta.reptile_lr * d)
+            else:
+                clip = self.cfg.meta.max_grad_norm
+                if clip is not None and norm > clip:
+                    for t in total:
+                        t.mul_(clip / norm)
+                for p, g in zip(self.params, total):
+                    p.grad = g
+                self.optimizer.step()
+                self.optimizer.zero_grad(set_to_none=True)
+        self._install()
+        self.step += 1
+        n = max(stats_sum[2].item(), 1.0)
+        stats = InitStepStats(self.step, stats_sum[0].item() / n, stats_sum[1].item() / n, norm,
+                              time.perf_counter() - t0, [t.name for t, _ in batch])
+        self.history.append(dict(stats.__dict__))
+        return stats
+
+    # ------------------------------------------------------------ state
+    def state_tensors(self) -> tuple[dict[str, torch.Tensor], dict]:
+        tensors = {f"init.{n}": p.detach().cpu() for n, p in zip(self.names, self.params)}
+        tensors["gen.tasks"] = self.task_gen.get_state()
+        for name, sampler in self.samplers.items():
+            tensors[f"gen.task.{name}"] = sampler.generator.get_state()
+        if self.optimizer is not None:
+            for i, p in enumerate(self.params):
+                st = self.optimizer.state.get(p, {})
+                for key in ("exp_avg", "exp_avg_sq", "step"):
+                    if key in st:
+                        tensors[f"adam.{i}.{key}"] = torch.as_tensor(st[key]).detach().cpu()
+        meta = {"kind": FORMAT, "algorithm": self.settings.algorithm, "step": self.step, "history": self.history,
+                "sources": [t.name for t in self.tasks], "settings": self.settings.model_dump(mode="json"),
+                "config": self.cfg.model_dump(mode="json")}
+        return tensors, meta
+
+    def load_state(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+        device = self.params[0].device
+        missing = [n for n in self.names if f"init.{n}" not in tensors]
+        if missing:
+            raise CheckpointError(f"the checkpoint lacks phi_0 tensors {missing[:3]} of this backbone; it was written for "
+                                  "another backbone or adaptation mode: use another output directory")
+        with torch.no_grad():
+            for n, p in zip(self.names, self.params):
+                saved = tensors[f"init.{n}"]
+                if saved.shape != p.shape:
+                    raise CheckpointError(f"the checkpoint's {n} has shape {list(saved.shape)}, this backbone's "
+                                          f"{list(p.shape)}: use another output directory")
+                p.copy_(saved.to(device))
+        self.task_gen.set_state(tensors["gen.tasks"])
+        for name, sampler in self.samplers.items():
+            sampler.generator.set_state(tensors[f"gen.task.{name}"])
+        if self.optimizer is not None:
+            for i, p in enumerate(self.params):
+                if f"adam.{i}.exp_avg" in tensors:
+                    self.optimizer.state[p] = {"step": tensors[f"adam.{i}.step"].clone(),
+                                               "exp_avg": tensors[f"adam.{i}.exp_avg"].to(device).clone(),
+                                               "exp_avg_sq": tensors[f"adam.{i}.exp_avg_sq"].to(device).clone()}
+        self.step = int(meta["step"])
+        self.history = list(meta.get("history", []))
+        self._install()
+
+    def resume(self, out: str | Path) -> bool:
+        """Continue from the latest checkpoint under `out`, if any; returns whether it did."""
+        found = read_latest_checkpoint(out)
+        if found is None:
+            return False
+        _, tensors, meta = found
+        sources = [t.name for t in self.tasks]
+        if meta.get("kind") != FORMAT:
+            raise ConfigError(f"{out} holds checkpoints of another kind of run (an aligner's meta-training?), not of a "
+                              "meta-learned initialisation; use another output directory")
+        if meta.get("sources") != sources or meta.get("algorithm") != self.settings.algorithm:
+            raise ConfigError(f"{out} holds a {meta.get('algorithm')} run on sources {meta.get('sources')}, not "
+                              f"{self.settings.algorithm} on {sources}; use another output directory, or the same "
+                              "algorithm and sources to resume")
+        self.load_state(tensors, meta)
+        return True
+
+    def save(self, out: str | Path) -> None:
+        """A resumable checkpoint and the current phi_0 (init.safetensors + init.json) under `out`."""
+        if self.rank != 0:
+            return
+        tensors, meta = self.state_tensors()
+        write_checkpoint(out, self.step, tensors, meta)
+        self.save_init(out)
+
+    def save_init(self, out: str | Path) -> Path:
+        """The current phi_0 as a transfer directory (init.safetensors + init.json) at `out`."""
+        recent = [h["meta_loss"] for h in self.history[-10:]]
+        summary = {"outer_steps": self.step, "meta_batch": self.cfg.meta.meta_batch, "inner_steps": self.cfg.meta.inner_steps,
+                   "episode": self.cfg.meta.episode.model_dump(mode="json"), "meta_lr": self.cfg.meta.meta_lr,
+                   "reptile_lr": self.cfg.meta.reptile_lr, "seed": self.cfg.meta.seed,
+                   "recent_meta_loss": float(np.mean(recent)) if recent else None, "world_size": self.world}
+        self._install()
+        return save_init(out, self.backbone, algorithm=self.settings.algorithm, sources=[t.name for t in self.tasks],
+                         steps=self.step, settings=self.settings.model_dump(mode="json"), summary=summary,
+                         adapt=self.cfg.model.adapt)
+
+    # ------------------------------------------------------------ the run
+    def train(self, out: str | Path | None = None, *,
+              on_step: Callable[[InitStepStats], None] | None = None) -> dict[str, torch.Tensor]:
+        """Run (or, given `out` with checkpoints, continue) to `meta.outer_steps`; returns phi_0's
+        body by name, also installed in the backbone. With `out`, checkpoints every
+        `meta.checkpoint_every` steps and at the end, each with the learned init beside it."""
+        from tqdm.auto import tqdm
+
+        meta = self.cfg.meta
+        out = Path(out) if out is not None else None
+        if out is not None:
+            self.resume(out)
+        bar = tqdm(total=meta.outer_steps, initial=self.step, desc=f"meta-train {self.settings.algorithm}", unit="step",
+                   disable=not self.cfg.progress or self.rank != 0, file=sys.stderr)
+        while self.step < meta.outer_steps:
+            stats = self.outer_step()
+            bar.update(1)
+            bar.set_postfix(M=f"{stats.meta_loss:.3f}", before=f"{stats.query_loss_before:.3f}")
+            if out is not None and (self.step % meta.checkpoint_every == 0 or self.step == meta.outer_steps):
+                self.save(out)
+            if on_step is not None:
+                on_step(stats)
+        bar.close()
+        self._install()
+        if out is not None and self.rank == 0 and _saved_steps(out) != self.step:
+            self.save_init(out)  # a run killed between its last checkpoint and the init beside it
+        return self.init_state()
+
+
+# ---------------------------------------------------------------------------------------------
+# the saved initialisation
+
+
+def _library_version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+def _saved_steps(directory: Path) -> int | None:
+    """Outer steps of the initialisation saved in `directory`, None when there is none (or it is unreadable)."""
+    try:
+        return read_init_config(directory)["steps"]
+    except CheckpointError:
+        return None
+
+
+def save_init(directory: str | Path, backbone: Backbone, *, algorithm: str, sources: list[str], steps: int,
+              settings: dict | None = None, summary: dict | None = None, adapt: str | None = None) -> Path:
+    """Write the backbone's current phi_0 body (all adaptable parameters but the head) to
+    `directory` as init.safetensors + init.json; weights first, then the JSON that vouches for
+    them (sha256, size), each replaced atomically. Returns the directory."""
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise CheckpointError(f"cannot save the initialisation to {directory}: it is a file; choose a directory path")
+    if algorithm not in ALGORITHMS:
+        raise CheckpointError(f"cannot save to {directory}: algorithm {algorithm!r} is not one of {ALGORITHMS}")
+    state = backbone.snapshot(include_head=False)
+    weights = _tensor_bytes(state, directory)
+    config = {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "library_version": _library_version(),
+        "algorithm": algorithm, "sources": list(sources), "steps": int(steps), "backbone": backbone.backbone_name,
+        "adapt": adapt, "settings": settings or {}, "summary": summary or {},
+        "weights": {"file": INIT_WEIGHTS, **_digest(weights)},
+        "tensors": {k: {"dtype": str(v.dtype).removeprefix("torch."), "shape": list(v.shape)} for k, v in state.items()},
+    }
+    config_bytes = _json_bytes(config, "the initialisation record (settings or summary)", directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    _write_bytes_atomic(directory / INIT_WEIGHTS, weights)
+    _write_bytes_atomic(directory / INIT_CONFIG, config_bytes)
+    return directory
+
+
+def read_init_config(directory: str | Path) -> dict:
+    """The validated init.json of a saved initialisation (no weights read)."""
+    directory = Path(directory)
+    fix = "point at the directory written by MetaInitLearner.train / save_init (it holds init.json and init.safetensors)"
+    if not directory.exists():
+        raise CheckpointError(f"no saved initialisation at {directory}: the directory does not exist; {fix}")
+    if not directory.is_dir():
+        raise CheckpointError(f"{directory} is a file, not a saved initialisation directory; {fix}")
+    path = directory / INIT_CONFIG
+    if not path.is_file():
+        if (directory / "config.json").is_file() and (directory / "model.safetensors").is_file():
+            raise CheckpointError(f"{directory} holds a saved aligner (config.json + model.safetensors), not an "
+                                  f"initialisation: pass it as an aligner (aligner=DIR), or {fix}")
+        if (directory / INIT_WEIGHTS).is_file():
+            raise CheckpointError(f"{directory}: {INIT_CONFIG} is missing beside {INIT_WEIGHTS}, so the initialisation is "
+                                  "incomplete (the write was interrupted?); re-save it, or resume its meta-training")
+        raise CheckpointError(f"{directory}: {INIT_CONFIG} is missing, so this is not a saved initialisation; {fix}")
+    config = _read_json(path, directory, "re-save the initialisation (save_init writes it)")
+    if config.get("format") != FORMAT:
+        raise CheckpointError(f'{directory}: {INIT_CONFIG} has no "format": "{FORMAT}" tag, so it was not written by '
+                              f"save_init; {fix}")
+    version = config.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise CheckpointError(f"{directory}: {INIT_CONFIG} has no valid format_version; re-save the initialisation")
+    if version > FORMAT_VERSION:
+        raise CheckpointError(f"{directory}: written by sggft-meta {config.get('library_version', '?')} in format version "
+                              f"{version}; this sggft-meta {_library_version()} reads up to {FORMAT_VERSION}: upgrade sggft-meta")
+    weights = config.get("weights")
+    required = {"algorithm": str, "sources": list, "steps": int, "backbone": str, "weights": dict}
+    bad = [k for k, t in required.items() if not isinstance(config.get(k), t)]
+    if bad or not isinstance(weights.get("sha256"), str) or not isinstance(weights.get("bytes"), int):
+        what = f"fields missing or of the wrong type: {', '.join(bad)}" if bad else "weights lacks sha256/bytes"
+        raise CheckpointError(f"{directory}: {INIT_CONFIG} is not a valid initialisation record ({what}); it was edited "
+                              "or written by something else: re-save the initialisation")
+    return config
+
+
+def load_init(directory: str | Path, backbone: Backbone) -> dict:
+    """Write the initialisation saved in `directory` into `backbone`'s body parameters (bitwise
+    when the dtypes agree) and return its init.json. CheckpointError (an SggftError) when the
+    directory is not a complete initialisation, or was learned for another backbone, other
+    parameter names or other shapes; the backbone is left untouched then."""
+    directory = Path(directory)
+    config = read_init_config(directory)
+    if config["backbone"] != backbone.backbone_name:
+        raise CheckpointError(f"{directory}: the initialisation was meta-learned on backbone {config['backbone']!r}, "
+                              f"not on {backbone.backbone_name!r}; load it into that backbone (model.name="
+                              f"{config['backbone']}) or meta-train one for this backbone")
+    path = directory / INIT_WEIGHTS
+    data = _read_verified(path, config["weights"], directory, "the initialisation")
+    state = _load_tensors(data, path, directory, "the initialisation")
+    expected = {n: p for n, p in backbone.adaptable_parameters().items() if not n.startswith("head.")}
+    missing = [n for n in expected if n not in state]
+    extra = [n for n in state if n not in expected]
+    fix = ("it was learned with another adaptation (model.adapt, model.lora.r / targets); load it into a backbone "
+           f"configured as when it was learned (adapt={config.get('adapt')!r}), or meta-train again")
+    if missing:
+        raise CheckpointError(f"{directory}: {INIT_WEIGHTS} lacks {len(missing)} parameter(s) this backbone adapts, "
+                              f"e.g. {missing[0]!r}; {fix}")
+    if extra:
+        raise CheckpointError(f"{directory}: {INIT_WEIGHTS} holds {len(extra)} parameter(s) this backbone does not adapt, "
+                              f"e.g. {extra[0]!r}; {fix}")
+    for n, p in expected.items():
+        if tuple(state[n].shape) != tuple(p.shape):
+            raise CheckpointError(f"{directory}: {n!r} has shape {list(state[n].shape)} in {INIT_WEIGHTS}, this backbone's "
+                                  f"is {list(p.shape)}; {fix}")
+    backbone.restore({n: state[n] for n in expected})  # copy_ in place: device and dtype of the backbone
+    return config
