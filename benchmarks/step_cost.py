@@ -153,7 +153,9 @@ def main() -> None:
         for mode in args.modes.split(","):
             cmd = [sys.executable, __file__, "--cell", f"{name}:{mode}:{b}:{l}", "--steps", str(args.steps),
                    "--warmup", str(args.warmup), "--device", args.device, "--dtype", args.dtype, "--out", args.out]
-            proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"})
+            # large blocks straight from mmap, returned on free: RSS follows the live tensors
+            env = {**os.environ, "TQDM_DISABLE": "1", "MALLOC_MMAP_THRESHOLD_": "65536"}
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
             line = next((x for x in proc.stdout.splitlines() if x.startswith("CELL ")), None)
             if line is None:
                 sys.exit(f"cell {name}/{mode} failed:\n{proc.stderr[-3000:]}")

@@ -106,6 +106,7 @@ class MetaConfig(_Strict):
     meta_lr: float = Field(1e-3, gt=0, description="Adam learning rate of the aligner.")
     meta_grad: Literal["truncated", "unrolled"] = Field("truncated", description="Differentiate through the last k inner steps, or all of them.")
     truncate_k: int = Field(1, ge=1, description="k of the truncated meta-gradient.")
+    adjoint: Literal["auto", "fd", "autograd"] = Field("auto", description="How adjoints pass through the model in the meta-gradient: finite differences of gradients (no second-order graph; plain and surgery steps only) or recomputed autograd graphs; auto = fd where it applies.")
     inner_steps: int = Field(5, ge=1, description="T: inner steps per episode (full support batch each step).")
     episode: EpisodeSettings = Field(default_factory=EpisodeSettings)
     reptile: bool = Field(False, description="Also meta-learn the adapter initialisation phi_0, Reptile-style.")

@@ -171,6 +171,21 @@ class InnerLoop:
         if not phi.requires_grad:
             phi = phi.detach().requires_grad_(True)
         loss, g = self.gradient(phi, batch, create_graph=need_graph)
+        return self.update(state, phi, loss, g, batch, t, T, d=d, d_mask=d_mask, meta=meta, g_prev=g_prev, need_graph=need_graph)
+
+    @property
+    def model_free_update(self) -> bool:
+        """Whether `update` never touches the model (plain and surgery): then a meta-gradient can
+        pull adjoints through it with g as an input and form H a by finite differences."""
+        return self.spec.plain or self.spec.mode == "surgery"
+
+    def update(self, state: dict[str, torch.Tensor], phi: torch.Tensor, loss: torch.Tensor, g: torch.Tensor,
+               batch: Batch | None, t: int, T: int, *, d: torch.Tensor | None = None, d_mask: torch.Tensor | None = None,
+               meta: bool = False, g_prev: torch.Tensor | None = None, need_graph: bool = False,
+               ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
+        """The step after the task gradient: references, aligner, regularized update, clipping,
+        optimizer, skip. `batch` is used only by the `exact` and `hvp` modes (H v)."""
+        spec, lay = self.spec, self.layout
         g_det = g.detach()
         fresh = ~state["inited"]
         # references of this step: started from g_0 (or the source direction where there is one)

@@ -147,8 +147,9 @@ class MetaLearner:
         loop = InnerLoop(bb, inner_spec(self.cfg.model_copy(update={"method": "sggft"})), aligner=self.aligner)
         k = None if meta.meta_grad == "unrolled" else meta.truncate_k
         phi0 = loop.flat_params()
+        adjoint = meta.adjoint if meta.adjoint != "auto" else ("fd" if loop.model_free_update else "autograd")
         mg = meta_gradient(loop, phi0, [support] * meta.inner_steps, query, k=k, source=src.bind(loop),
-                           d_mask=src.mask(loop.layout), psi=self.params)
+                           d_mask=src.mask(loop.layout), psi=self.params, want_init_grad=False, adjoint=adjoint)
         body = torch.tensor([not n.startswith("head.") for n in loop.layout.names]).repeat_interleave(
             torch.tensor(loop.layout.sizes)).to(phi0.device)
         delta = (mg.phi_T - phi0)[body]
