@@ -12,6 +12,7 @@ New method kinds register with `@BENCH_METHODS.register("name")` a function
 from .aggregate import aggregate
 from .grid import Cell, Grid, MethodSpec, cells, load_grid, parse_grid
 from .methods import BENCH_METHODS
+from . import meta_methods  # noqa: F401,E402  (registers the meta_init and sggft_meta kinds)
 from .runner import Context, GridRun, run_grid
 from .stats import PairedTest, paired_sign_flip
 
