@@ -309,3 +309,59 @@ def test_body_names_leave_out_the_head(tiny_bert_dir):
     bb = load_backbone(meta_cfg(tiny_bert_dir).model, 32)
     names = body_names(bb)
     assert names and all(".lora_" in n for n in names) and not any(n.startswith("head.") for n in names)
+
+
+def test_episodes_run_in_eval_mode_and_modes_are_restored(tiny_bert_dir):
+    """No dropout during meta-training (the backward sweep recomputes steps), whatever mode the
+    backbone was in; afterwards every submodule is back in its own mode."""
+    learner = MetaInitLearner(meta_cfg(tiny_bert_dir, "meta.meta_batch=1", "meta.inner_steps=1"),
+                              MetaInitSettings(algorithm="fomaml"))
+    bb = learner.backbone
+    bb.train()
+    bb.body.eval()  # as load_backbone leaves an encoder: the wrapper in train mode, the HF body in eval
+    modes = [m.training for m in bb.modules()]
+    seen = []
+    real = learner.episode_update
+
+    def spy(task, ep):
+        out = real(task, ep)
+        seen.append([m.training for m in bb.body.modules()])  # (set_head builds a new head module)
+        return out
+
+    learner.episode_update = spy
+    learner.outer_step()
+    assert seen and not any(any(s) for s in seen)
+    assert [m.training for m in bb.modules()] == modes
+
+
+def _rank_main(rank, world, model_dir, store, out):
+    import os
+
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+    torch.distributed.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
+    try:
+        learner = MetaInitLearner(meta_cfg(model_dir, "meta.outer_steps=1", "meta.meta_batch=4", "model.dtype=float64"),
+                                  MetaInitSettings(algorithm="maml"))
+        init = learner.train()
+        if rank == 0:
+            from safetensors.torch import save_file
+
+            save_file({k: v.contiguous() for k, v in init.items()}, out)
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def test_two_ranks_equal_one_rank(tiny_bert_dir, tmp_path):
+    from safetensors.torch import load_file
+
+    out = tmp_path / "two_ranks.safetensors"
+    torch.multiprocessing.spawn(_rank_main, args=(2, str(tiny_bert_dir), str(tmp_path / "store"), str(out)), nprocs=2, join=True)
+    one = MetaInitLearner(meta_cfg(tiny_bert_dir, "meta.outer_steps=1", "meta.meta_batch=4", "model.dtype=float64"),
+                          MetaInitSettings(algorithm="maml"))
+    before = {k: v.clone() for k, v in one.init_state().items()}
+    mine = one.train()
+    two = load_file(out)
+    assert any(not torch.equal(before[k], v) for k, v in mine.items())
+    for k, v in mine.items():
+        torch.testing.assert_close(two[k], v, rtol=1e-10, atol=1e-12)

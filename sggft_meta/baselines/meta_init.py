@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Literal
@@ -89,6 +90,21 @@ def meta_init_spec(cfg: RunConfig, settings: MetaInitSettings) -> InnerSpec:
     t = cfg.train
     return InnerSpec(lambdas={}, optimizer=optim.OptimSpec(kind=t.optimizer, weight_decay=t.weight_decay, momentum=t.momentum),
                      lr=t.lr, head_lr=t.head_lr, grad_clip=t.grad_clip)
+
+
+@contextmanager
+def eval_mode(module: torch.nn.Module):
+    """`module` in eval mode (no dropout: recomputed steps must see the forward sweep's model),
+    then every submodule back in its own mode. `Backbone.head_tensors` restores the mode it found
+    with `self.train(...)`, which would switch a loaded encoder's body (kept in eval mode by
+    from_pretrained) into train mode; entered in eval mode, it stays there."""
+    modes = [(m, m.training) for m in module.modules()]
+    module.eval()
+    try:
+        yield module
+    finally:
+        for m, mode in modes:
+            m.training = mode
 
 
 def body_names(backbone: Backbone) -> list[str]:
@@ -193,10 +209,8 @@ class MetaInitLearner:
         B = len(batch)
         total = [torch.zeros_like(p) for p in self.params]
         stats_sum = torch.zeros(3, dtype=torch.float64)  # meta_loss, query_loss_before, episodes
-        was_training = self.backbone.training
-        self.backbone.eval()
         self._install()
-        try:
+        with eval_mode(self.backbone):
             for i, (task, ep) in enumerate(batch):
                 if i % self.world != self.rank:
                     continue
@@ -204,8 +218,6 @@ class MetaInitLearner:
                 for acc, u in zip(total, update):
                     acc.add_(u / B)
                 stats_sum += torch.tensor([st["meta_loss"], st["query_loss_before"], 1.0], dtype=torch.float64)
-        finally:
-            self.backbone.train(was_training)
         if self.world > 1:
             flat = torch.cat([t.reshape(-1) for t in total] + [stats_sum.to(total[0].dtype)])
             torch.distributed.all_reduce(flat)

@@ -294,6 +294,7 @@ def sggft_meta_cell(cell, ctx) -> dict:
     import torch
 
     from ..align.checkpoint import read_aligner_config, read_latest_checkpoint
+    from ..baselines.meta_init import eval_mode
     from ..outer_loop import MetaLearner
     from ..run import run_method
 
@@ -313,7 +314,9 @@ def sggft_meta_cell(cell, ctx) -> dict:
     if not done():
         ctx.log(f"  meta-training the aligner for domain {target.domain!r} on {', '.join(info['sources'])} -> {directory}")
         t0 = time.perf_counter()
-        with torch.random.fork_rng(devices=[]):
+        # eval mode: MetaLearner leaves the mode as it finds it, and after set_head a loaded encoder's body
+        # is in train mode, whose dropout would differ between the forward sweep and its recomputation
+        with torch.random.fork_rng(devices=[]), eval_mode(backbone):
             MetaLearner(cfg.model_copy(update={"method": "sggft"}), backbone).train(directory)
         spent = time.perf_counter() - t0
         _finish(directory, spent)
