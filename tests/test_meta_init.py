@@ -4,8 +4,9 @@
 - Reptile's update on hand-made numbers, and its episode delta by hand (one SGD step);
 - a few outer steps of each algorithm move phi_0 (MAML and Reptile lower the query loss), and
   the saved initialisation loads back bitwise;
-- a killed run resumes to the same phi_0;
-- bad initialisation directories fail with one clear error.
+- a killed run resumes to the same phi_0; 2 ranks (torchrun-style all-reduce) equal 1;
+- bad initialisation directories fail with one clear error;
+- episodes run in eval mode, and the backbone's modes are given back.
 """
 
 from __future__ import annotations
