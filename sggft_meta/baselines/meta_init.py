@@ -21,8 +21,9 @@ prototypes are treated as constants of phi_0. The meta-gradient is the project's
 Outer settings come from `cfg.meta` (sources, outer_steps, meta_batch, meta_lr, inner_steps,
 episode, reptile_lr, checkpoint_every, seed, max_grad_norm: the clip of the averaged
 meta-gradient norm); the SGGFT-only fields (aligner, meta_grad, truncate_k, adjoint, reptile,
-across_domains) are not used. Episodes run in eval mode (no dropout). Under torchrun every rank draws the same meta-batch and computes
-the episodes `i % world == rank`; the sums are all-reduced (one step on N ranks equals one rank).
+across_domains) are not used. Episodes run in eval mode (no dropout). Under torchrun every rank
+draws the same meta-batch and computes the episodes `i % world == rank`; the sums are
+all-reduced (one step on N ranks equals one rank).
 
 A learned initialisation is a directory::
 
