@@ -7,7 +7,7 @@ import torch
 
 from . import metrics
 from .data.pools import TokenizedPool
-from .model.backbone import Backbone
+from .model.backbone import Backbone, eval_mode
 
 
 @torch.no_grad()
@@ -18,15 +18,11 @@ def predict(backbone: Backbone, pool: TokenizedPool, indices=None, batch_size: i
     """
     idx = np.arange(len(pool)) if indices is None else np.asarray(indices, dtype=np.int64)
     position = {int(r): i for i, r in enumerate(idx)}
-    was_training = backbone.training
-    backbone.eval()
     chunks, rows_seen = [], []
-    try:
+    with eval_mode(backbone):
         for rows, batch in pool.batches_by_length(batch_size, idx):
             chunks.append(backbone(**batch.inputs).float())
             rows_seen.append(rows)
-    finally:
-        backbone.train(was_training)
     out = torch.cat(chunks).cpu().numpy()  # one device-to-host copy per evaluation
     order = np.array([position[int(r)] for r in np.concatenate(rows_seen)])
     result = np.empty_like(out)

@@ -28,6 +28,7 @@ import torch
 from . import optim
 from .data.pools import Batch
 from .flat import TINY, FlatLayout, cosine
+from .model.backbone import eval_mode
 from .multitask import COMBINERS, gradvac, pcgrad
 from .regularizers import REGULARIZERS, RegContext
 from .trace import STEP_FIELDS, Trace
@@ -264,8 +265,10 @@ class InnerLoop:
         T = len(batches)
         if T < 1:
             raise ValueError("an inner loop needs at least one step (T >= 1)")
-        was_training = self.backbone.training
-        self.backbone.eval()  # deterministic forward: finite differences and recomputation need it
+        with eval_mode(self.backbone):  # deterministic forward: finite differences and recomputation need it
+            return self._run(phi0, batches, T, source, d_mask, eval_fn, eval_every, patience)
+
+    def _run(self, phi0, batches, T, source, d_mask, eval_fn, eval_every, patience) -> AdaptResult:
         device = phi0.device
         on_cuda = device.type == "cuda"
         if on_cuda:
@@ -314,7 +317,6 @@ class InnerLoop:
         trace = Trace.from_rows(rows_host, total_path=float((final - phi0.to(final.dtype)).norm()),
                                 seconds_per_step=seconds / max(steps_done, 1),
                                 peak_memory_bytes=torch.cuda.max_memory_allocated(device) if on_cuda else None, evals=evals)
-        self.backbone.train(was_training)
         best_key = best["key"]
         return AdaptResult(final, trace, best["step"] if eval_fn is not None else steps_done, steps_done, stopped,
                            None if best_key is None else best_key[0], None if best_key is None else -best_key[1])

@@ -21,6 +21,7 @@ import torch
 
 from .data.pools import Batch
 from .inner_loop import InnerLoop
+from .model.backbone import eval_mode
 
 
 @dataclass
@@ -53,6 +54,11 @@ def meta_gradient(loop: InnerLoop, phi0: torch.Tensor, batches: list[Batch], que
     and forms the model's part, H_t a, by one forward difference of gradients. No graph through
     the model is ever built: one gradient per differentiated step instead of a second-order
     recompute, and flat vectors only in memory; the price is the O(h) error of the difference."""
+    with eval_mode(loop.backbone):  # recomputed steps must see the forward sweep's model: no dropout
+        return _meta_gradient(loop, phi0, batches, query, k, source, d_mask, psi, query_head, want_init_grad, first_order, adjoint)
+
+
+def _meta_gradient(loop, phi0, batches, query, k, source, d_mask, psi, query_head, want_init_grad, first_order, adjoint):
     if adjoint not in ("autograd", "fd"):
         raise ValueError(f"adjoint must be 'autograd' or 'fd', got {adjoint!r}")
     fd = adjoint == "fd"

@@ -137,3 +137,21 @@ def test_packaged_minilm_matches_sentence_transformers():
     assert torch.allclose(ours, ref, atol=1e-5)
     n_lora = sum(p.numel() for n, p in bb.adaptable_parameters().items() if ".lora_" in n)
     assert n_lora == 6 * 2 * (384 * 8 * 2)  # 6 layers x {query, value} x (A + B), r = 8
+
+
+def test_loaded_backbone_stays_in_eval_mode_through_heads_and_episodes(tiny_bert_dir, task):
+    """A fresh head (prototypes), an evaluation or an inner loop must not switch dropout on:
+    the inner loop's finite differences and recomputed meta-gradient steps need a
+    deterministic forward."""
+    from sggft_meta.inner_loop import InnerLoop, InnerSpec
+
+    bb = tiny(tiny_bert_dir)
+    assert not [n for n, m in bb.named_modules() if m.training]
+    pool = bb.pool(task, "train", task.load_split("train"))
+    bb.set_head(task, init="prototype", support=pool.batch([0, 1, 2, 3]))
+    loop = InnerLoop(bb, InnerSpec())
+    loop.run(loop.flat_params(), [pool.batch([0, 1])])
+    assert not [n for n, m in bb.named_modules() if m.training]
+    bb.train()
+    bb.set_head(task, init="prototype", support=pool.batch([0, 1, 2, 3]))
+    assert all(m.training for m in bb.modules())  # a module in train mode is left as it was

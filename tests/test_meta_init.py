@@ -319,8 +319,8 @@ def test_episodes_run_in_eval_mode_and_modes_are_restored(tiny_bert_dir):
                               MetaInitSettings(algorithm="fomaml"))
     bb = learner.backbone
     bb.train()
-    bb.body.eval()  # as load_backbone leaves an encoder: the wrapper in train mode, the HF body in eval
-    modes = [m.training for m in bb.modules()]
+    bb.body.eval()  # mixed modes: the wrapper in train mode, the HF body in eval
+    modes = [m.training for m in bb.body.modules()]
     seen = []
     real = learner.episode_update
 
@@ -332,7 +332,7 @@ def test_episodes_run_in_eval_mode_and_modes_are_restored(tiny_bert_dir):
     learner.episode_update = spy
     learner.outer_step()
     assert seen and not any(any(s) for s in seen)
-    assert [m.training for m in bb.modules()] == modes
+    assert [m.training for m in bb.body.modules()] == modes and bb.training  # (the head is a new module)
 
 
 def _rank_main(rank, world, model_dir, store, out):

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import sys
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Literal
@@ -59,7 +58,7 @@ from ..data.samplers import EpisodeSampler
 from ..errors import CheckpointError, ConfigError
 from ..inner_loop import InnerLoop, InnerSpec
 from ..meta_grad import meta_gradient
-from ..model.backbone import Backbone
+from ..model.backbone import Backbone, eval_mode
 from ..outer_loop import _dist, episode_task
 from ..task import Task, get_task
 
@@ -91,21 +90,6 @@ def meta_init_spec(cfg: RunConfig, settings: MetaInitSettings) -> InnerSpec:
     t = cfg.train
     return InnerSpec(lambdas={}, optimizer=optim.OptimSpec(kind=t.optimizer, weight_decay=t.weight_decay, momentum=t.momentum),
                      lr=t.lr, head_lr=t.head_lr, grad_clip=t.grad_clip)
-
-
-@contextmanager
-def eval_mode(module: torch.nn.Module):
-    """`module` in eval mode (no dropout: recomputed steps must see the forward sweep's model),
-    then every submodule back in its own mode. `Backbone.head_tensors` restores the mode it found
-    with `self.train(...)`, which would switch a loaded encoder's body (kept in eval mode by
-    from_pretrained) into train mode; entered in eval mode, it stays there."""
-    modes = [(m, m.training) for m in module.modules()]
-    module.eval()
-    try:
-        yield module
-    finally:
-        for m, mode in modes:
-            m.training = mode
 
 
 def body_names(backbone: Backbone) -> list[str]:

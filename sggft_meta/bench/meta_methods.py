@@ -294,7 +294,7 @@ def sggft_meta_cell(cell, ctx) -> dict:
     import torch
 
     from ..align.checkpoint import read_aligner_config, read_latest_checkpoint
-    from ..baselines.meta_init import eval_mode
+    from ..model.backbone import eval_mode
     from ..outer_loop import MetaLearner
     from ..run import run_method
 

@@ -10,6 +10,7 @@ structure, never from names hard-coded elsewhere.
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -22,6 +23,21 @@ from ..data.pools import Batch, TokenizedPool
 from ..errors import ModelError
 
 ADAPT_MODES = ("head", "lora", "full")
+
+
+@contextmanager
+def eval_mode(module: nn.Module):
+    """`module` in eval mode (no dropout), then every submodule back in its own mode.
+
+    Restoring with `module.train(was_training)` would not do: it sets every submodule, and a
+    loaded encoder's body (eval mode from `from_pretrained`) would come back in train mode."""
+    modes = [(m, m.training) for m in module.modules()]
+    module.eval()
+    try:
+        yield module
+    finally:
+        for m, mode in modes:
+            m.training = mode
 
 
 @dataclass(frozen=True)
@@ -65,10 +81,11 @@ class Backbone(nn.Module):
         """(weight, bias) of a fresh head for `task`, on the model's device, without installing it."""
         raise NotImplementedError
 
-    def set_head(self, task, *, init: str = "random", support: Batch | None = None, generator: torch.Generator | None = None) -> None:
-        """Install a fresh head for `task` (see `head_tensors`)."""
-        weight, bias = self.head_tensors(task, init=init, support=support, generator=generator)
-        self.head = nn.Linear(weight.shape[1], weight.shape[0]).to(device=weight.device, dtype=weight.dtype)
+    def set_head(self, task, *, init: str | None = None, support: Batch | None = None, generator: torch.Generator | None = None) -> None:
+        """Install a fresh head for `task` (see `head_tensors`; `init=None`: the backbone's default)."""
+        kw = {} if init is None else {"init": init}
+        weight, bias = self.head_tensors(task, support=support, generator=generator, **kw)
+        self.head = nn.Linear(weight.shape[1], weight.shape[0]).to(device=weight.device, dtype=weight.dtype).train(self.training)
         with torch.no_grad():
             self.head.weight.copy_(weight)
             self.head.bias.copy_(bias)
@@ -205,11 +222,8 @@ class EncoderBackbone(Backbone):
         if init == "prototype" and not task.is_regression:
             if support is None:
                 raise ModelError("prototype head initialisation needs the support batch")
-            with torch.no_grad():
-                was_training = self.training
-                self.eval()
+            with torch.no_grad(), eval_mode(self):
                 feats = self.features(**support.inputs).to("cpu", dtype)
-                self.train(was_training)
             labels = support.labels.cpu()
             for c in range(out_dim):
                 rows = feats[labels == c]

@@ -92,7 +92,8 @@ def load_backbone(cfg: ModelConfig, max_length: int = 128) -> Backbone:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.init_seed)
         backbone = loader(cfg, max_length, dtype)
-    return backbone.to(device)
+    # eval mode throughout: the inner loop is deterministic (no dropout) by design
+    return backbone.to(device).eval()
 
 
 # Registers `smollm2`.
