@@ -5,8 +5,8 @@ same model (MiniLM + LoRA + head), the same batches (default 32 x 64 tokens each
 machine, side by side in one run. learn2learn's first- and second-order MAML run on the same
 module (`MAML(model, lr, first_order, allow_nograd=True)`: the frozen weights stay frozen) when
 learn2learn is installed (bash tools/install_learn2learn.sh). Each cell runs in a fresh process;
-peak memory is the rise of the process's peak RSS over the timed steps, with glibc's mmap
-threshold lowered so freed tensors leave the RSS.
+peak memory is the rise of the process's peak RSS over the steps, measured in a second run with
+glibc's mmap threshold lowered so freed tensors leave the RSS (step_cost.run_cell).
 
     python benchmarks/meta_step_cost.py --out docs/results/meta_step_cost
 
@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from step_cost import _rss_kib, fixed_batch  # noqa: E402
+from step_cost import _rss_kib, fixed_batch, run_cell  # noqa: E402
 
 CELLS = ("plain_step", "truncated", "unrolled", "unrolled_autograd", "l2l_first_order", "l2l_second_order")
 
@@ -111,11 +111,12 @@ def main() -> None:
     ap.add_argument("--batch", default="32x64")
     ap.add_argument("--out", required=True)
     ap.add_argument("--cell", help=argparse.SUPPRESS)
+    ap.add_argument("--memory-run", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     b, l = map(int, args.batch.split("x"))
     if args.cell:
         cell, mode = args.cell.split(":")
-        reps = args.repeats * 4 if cell == "plain_step" else args.repeats
+        reps = 1 if args.memory_run else args.repeats * 4 if cell == "plain_step" else args.repeats
         print("CELL " + json.dumps(measure(cell, mode, args.inner_steps, reps, args.warmup + 2 * (cell == "plain_step"), b, l)))
         return
     from sggft_meta.report import git_commit, machine, markdown_table, write_json_atomic
@@ -136,14 +137,7 @@ def main() -> None:
     for cell, mode in todo:
         cmd = [sys.executable, __file__, "--cell", f"{cell}:{mode}", "--inner-steps", str(args.inner_steps),
                "--repeats", str(args.repeats), "--warmup", str(args.warmup), "--batch", args.batch, "--out", args.out]
-        # large blocks straight from mmap, returned on free: the process's RSS then follows the
-        # live tensors, so its high-water mark over the timed steps is their peak
-        env = {**os.environ, "TQDM_DISABLE": "1", "MALLOC_MMAP_THRESHOLD_": "65536"}
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-        line = next((x for x in proc.stdout.splitlines() if x.startswith("CELL ")), None)
-        if line is None:
-            sys.exit(f"cell {cell}/{mode} failed:\n{proc.stderr[-3000:]}")
-        results.append(json.loads(line[5:]))
+        results.append(run_cell(cmd, f"{cell}/{mode}"))
         r = results[-1]
         print(f"{cell:18s} {mode or '':8s} {r['median_s']:.2f} s  peak +{r['peak_extra_bytes'] / 2**20:.0f} MiB", flush=True)
     by = {r["cell"]: r for r in results if r["cell"] in ("plain_step", "l2l_first_order", "l2l_second_order")}

@@ -1,10 +1,10 @@
 """Step-cost benchmark: seconds per inner step and peak memory, plain fine-tuning vs each SGGFT mode.
 
 Same batch, same backbone, same adaptable parameters for every row; the median of `--steps`
-timed steps after `--warmup` untimed ones. Each (backbone, mode) runs in a fresh process, so
-peak memory is that of the steps alone: on CUDA `max_memory_allocated`, on CPU the rise of the
-process's peak RSS over its RSS before the first step (Linux: the high-water mark is reset
-through /proc/self/clear_refs). On CUDA it also reports tokens/s and host synchronisations per
+timed steps after `--warmup` untimed ones. Each (backbone, mode) runs in fresh processes, one
+timed and one for memory, so peak memory is that of the steps alone: on CUDA
+`max_memory_allocated`, on CPU the rise of the process's peak RSS over its RSS before the first
+step (the high-water mark is reset through /proc/self/clear_refs; see `run_cell`). On CUDA it also reports tokens/s and host synchronisations per
 step (counted with torch.cuda.set_sync_debug_mode).
 
     python benchmarks/step_cost.py --out docs/results/step_cost            # MiniLM and SmolLM2, CPU
@@ -35,6 +35,30 @@ def _rss_kib(field: str) -> int:
         if line.startswith(field + ":"):
             return int(line.split()[1])
     return 0
+
+
+def run_cell(cmd: list[str], label: str) -> dict:
+    """Run a cell twice in fresh processes: for time with the default allocator, and for memory
+    with glibc's mmap threshold lowered (large blocks come from mmap and go back on free, so the
+    process's RSS follows the live tensors and its high-water mark over the steps is their peak;
+    that allocator costs time, so it is not used for timing). Merges the two results."""
+    out = {}
+    for memory in (False, True):
+        env = {**os.environ, "TQDM_DISABLE": "1"}
+        args = list(cmd)
+        if memory:
+            env["MALLOC_MMAP_THRESHOLD_"] = "65536"
+            args += ["--memory-run"]
+        proc = subprocess.run(args, capture_output=True, text=True, env=env)
+        line = next((x for x in proc.stdout.splitlines() if x.startswith("CELL ")), None)
+        if line is None:
+            sys.exit(f"cell {label} failed:\n{proc.stderr[-3000:]}")
+        result = json.loads(line[5:])
+        if memory:
+            out["peak_extra_bytes"] = result["peak_extra_bytes"]
+        else:
+            out = {**result, **out}
+    return out
 
 
 def fixed_batch(backbone, batch_size: int, seq_len: int):
@@ -139,10 +163,12 @@ def main() -> None:
     ap.add_argument("--batch", help="BxL for every backbone (default: minilm 32x64, smollm2 8x64)")
     ap.add_argument("--out", required=True, help="path without suffix: writes OUT.json and OUT.md")
     ap.add_argument("--cell", help=argparse.SUPPRESS)  # internal: run one cell and print its JSON
+    ap.add_argument("--memory-run", action="store_true", help=argparse.SUPPRESS)  # internal: 2 steps, for memory
     args = ap.parse_args()
     if args.cell:
         name, mode, b, l = args.cell.split(":")
-        print("CELL " + json.dumps(measure(name, mode, args.steps, args.warmup, args.device, args.dtype, int(b), int(l))))
+        steps = 2 if args.memory_run else args.steps
+        print("CELL " + json.dumps(measure(name, mode, steps, args.warmup, args.device, args.dtype, int(b), int(l))))
         return
 
     from sggft_meta.report import git_commit, machine, markdown_table, write_json_atomic
@@ -153,13 +179,7 @@ def main() -> None:
         for mode in args.modes.split(","):
             cmd = [sys.executable, __file__, "--cell", f"{name}:{mode}:{b}:{l}", "--steps", str(args.steps),
                    "--warmup", str(args.warmup), "--device", args.device, "--dtype", args.dtype, "--out", args.out]
-            # large blocks straight from mmap, returned on free: RSS follows the live tensors
-            env = {**os.environ, "TQDM_DISABLE": "1", "MALLOC_MMAP_THRESHOLD_": "65536"}
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-            line = next((x for x in proc.stdout.splitlines() if x.startswith("CELL ")), None)
-            if line is None:
-                sys.exit(f"cell {name}/{mode} failed:\n{proc.stderr[-3000:]}")
-            cell = json.loads(line[5:])
+            cell = run_cell(cmd, f"{name}/{mode}")
             cells.append(cell)
             print(f"{name:8s} {mode:8s} {cell['median_s']:.3f} s/step  peak +{cell['peak_extra_bytes'] / 2**20:.0f} MiB", flush=True)
     rows = []
