@@ -129,7 +129,7 @@ class RunConfig(_Strict):
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     sggft: SggftConfig = Field(default_factory=SggftConfig)
-    aligner: Path | None = Field(None, description="A trained aligner directory (meta-train's --out) to guide adaptation; sets the source->target alignment.")
+    aligner: Path | None = Field(None, description="A trained aligner directory (meta-train's --out), or 'gradvac' / 'none' (rules that need no training), to guide adaptation toward source_task.")
     source_task: str | None = Field(None, description="Source task whose gradient direction d the aligner aligns to; default: the aligner's first training source.")
     meta: MetaConfig = Field(default_factory=MetaConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)

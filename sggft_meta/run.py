@@ -132,16 +132,22 @@ def run_method(cfg: RunConfig, backbone: Backbone | None = None, *, out_payload:
 
 
 def load_run_aligner(cfg: RunConfig, target: Task):
-    """The trained aligner of `cfg.aligner`, the config with its training settings filled in
-    where the user left them unset (alignment weight, mode), and the source task to align to."""
-    from .align import load_aligner
+    """The trained aligner of `cfg.aligner` (a directory, or the name of an aligner that needs no
+    training: `gradvac`, `none`), the config with its training settings filled in where the user
+    left them unset (alignment weight, mode), and the source task to align to."""
+    from .align import ALIGNERS, load_aligner
     from .align.checkpoint import read_aligner_config
     from .errors import ConfigError
 
     if cfg.method != "sggft":
         raise ConfigError("aligner: an aligner guides the SGGFT inner loop; use method=sggft (sggft-meta adapt) or drop --aligner")
-    saved = read_aligner_config(cfg.aligner)
-    aligner = load_aligner(cfg.aligner)
+    name = str(cfg.aligner)
+    if not Path(name).exists() and name in ALIGNERS and not ALIGNERS.get(name).learnable:
+        # a rule that needs no training (gradvac, none): built with its defaults, no directory
+        saved, aligner = {"sources": [], "summary": {}}, ALIGNERS.get(name)()
+    else:
+        saved = read_aligner_config(cfg.aligner)
+        aligner = load_aligner(cfg.aligner)
     trained = saved.get("summary") or {}
     updates = {k: trained[k] for k in ("lambda_align", "mode") if k in trained and k not in cfg.sggft.model_fields_set}
     if updates:
@@ -160,6 +166,8 @@ def aligner_provenance(directory, target: Task) -> dict:
     """What the aligner was trained on, and whether the target's domain was among its sources."""
     from .align.checkpoint import read_aligner_config
 
+    if not Path(directory).exists():  # a rule aligner named by type: trained on nothing
+        return {"sources": [], "source_domains": [], "target_domain_seen": False, "target_task_seen": False}
     sources = read_aligner_config(directory).get("sources") or []
     domains = sorted({get_task(name).domain for name in sources if name in TASKS or Path(name).is_dir()})
     return {"sources": sources, "source_domains": domains, "target_domain_seen": target.domain in domains,

@@ -47,3 +47,15 @@ def test_bad_meta_and_aligner_input(capsys, tmp_path, tiny_bert_dir, polarity_fo
     code, _, err = run_cli(capsys, "evaluate", "--task", polarity_folder, "--aligner", bogus, "--no-progress",
                            "--model", tiny_bert_dir, *TINY)
     assert_clean_error(code, err, "config.json")
+
+
+def test_rule_aligner_by_name_needs_a_source(capsys, tmp_path, tiny_bert_dir, polarity_folder):
+    common = ["--task", polarity_folder, "--model", tiny_bert_dir, "--shots", 4, "--seeds", "13", "--no-progress",
+              "train.max_steps=3", "sggft.lambda_align=1", *TINY]
+    code, _, err = run_cli(capsys, "adapt", "--aligner", "gradvac", *common)
+    assert_clean_error(code, err, "records no source task", "source_task")
+    out = tmp_path / "gv.json"
+    code, _, err = run_cli(capsys, "adapt", "--aligner", "gradvac", "--source-task", "demo_entailment", "--out", out, *common)
+    assert code == 0, err
+    seed = json.loads(out.read_text())["results"][0]["seeds"][0]
+    assert seed["trace"]["gate"] == 1.0  # GradVac: every gate open
