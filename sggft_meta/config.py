@@ -144,16 +144,18 @@ class RunConfig(_Strict):
         return seeds
 
 
-def _format(err: ValidationError) -> str:
+def format_validation_error(err: ValidationError, reference: str = "docs/configuration.md") -> str:
+    """`path: message (got value)` for every error; unknown fields point at `reference`."""
     lines = []
     for e in err.errors():
         path = ".".join(str(p) for p in e["loc"]) or "(root)"
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
-            msg = "unknown field (check the spelling; see docs/configuration.md)"
+            msg = f"unknown field (check the spelling; see {reference})"
         got = e.get("input")
-        lines.append(f"{path}: {msg}" + ("" if e["type"] in ("extra_forbidden", "missing") else f" (got {got!r})"))
-    return "invalid configuration: " + "; ".join(lines)
+        show = e["type"] not in ("extra_forbidden", "missing") and not isinstance(got, (dict, BaseModel))
+        lines.append(f"{path}: {msg}" + (f" (got {got!r})" if show else ""))
+    return "; ".join(lines)
 
 
 def parse_override(item: str) -> tuple[list[str], Any]:
@@ -200,7 +202,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     try:
         return model.model_validate(tree)
     except ValidationError as e:
-        raise ConfigError(_format(e)) from None
+        raise ConfigError("invalid configuration: " + format_validation_error(e)) from None
 
 
 def _merge(into: dict, new: dict) -> None:

@@ -25,7 +25,8 @@ import torch
 from tqdm.auto import tqdm
 
 from .align import ALIGNERS, Aligner
-from .align.checkpoint import read_latest_checkpoint, save_aligner, write_checkpoint
+from .align.checkpoint import (load_trainer_state, read_latest_checkpoint, save_aligner, trainer_state_tensors,
+                               write_checkpoint)
 from .align.source import SourceDirection
 from .config import RunConfig
 from .data.samplers import EpisodeSampler
@@ -217,14 +218,7 @@ class MetaLearner:
     def state_tensors(self) -> tuple[dict[str, torch.Tensor], dict]:
         tensors = {f"aligner.{k}": v.detach().cpu() for k, v in self.aligner.state_dict().items()}
         tensors["gen.pairs"] = self.pair_gen.get_state()
-        for name, sampler in self.samplers.items():
-            tensors[f"gen.task.{name}"] = sampler.generator.get_state()
-        if self.optimizer is not None:
-            for i, p in enumerate(self.params):
-                st = self.optimizer.state.get(p, {})
-                for key in ("exp_avg", "exp_avg_sq", "step"):
-                    if key in st:
-                        tensors[f"adam.{i}.{key}"] = torch.as_tensor(st[key]).detach().cpu()
+        tensors.update(trainer_state_tensors(self.optimizer, self.params, self.samplers))
         if self.cfg.meta.reptile:
             tensors.update({f"init.{k}": v.detach().cpu() for k, v in self.init.items()})
         meta = {"step": self.step, "history": self.history, "sources": [t.name for t in self.tasks],
@@ -235,14 +229,7 @@ class MetaLearner:
         device = self.backbone.device
         self.aligner.load_state_dict({k[8:]: v.to(device) for k, v in tensors.items() if k.startswith("aligner.")})
         self.pair_gen.set_state(tensors["gen.pairs"])
-        for name, sampler in self.samplers.items():
-            sampler.generator.set_state(tensors[f"gen.task.{name}"])
-        if self.optimizer is not None:
-            for i, p in enumerate(self.params):
-                if f"adam.{i}.exp_avg" in tensors:
-                    self.optimizer.state[p] = {"step": tensors[f"adam.{i}.step"].clone(),
-                                               "exp_avg": tensors[f"adam.{i}.exp_avg"].to(device).clone(),
-                                               "exp_avg_sq": tensors[f"adam.{i}.exp_avg_sq"].to(device).clone()}
+        load_trainer_state(tensors, self.optimizer, self.params, self.samplers, device)
         if self.cfg.meta.reptile:
             self.init = {k[5:]: v.to(device) for k, v in tensors.items() if k.startswith("init.")}
             self.backbone.restore(self.init)

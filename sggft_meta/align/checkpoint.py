@@ -528,3 +528,30 @@ def read_latest_checkpoint(run_dir: str | os.PathLike) -> tuple[int, dict[str, t
             return None
         target = dirs[-1][1]
     return _read_checkpoint_dir(target)
+
+
+# --------------------------------------------------------------------- trainer state as tensors
+def trainer_state_tensors(optimizer: torch.optim.Optimizer | None, params: list[torch.Tensor],
+                          samplers: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+    """Adam moments and step of each parameter, and each episode sampler's generator state, as
+    flat tensors for `write_checkpoint` (`load_trainer_state` puts them back)."""
+    tensors = {f"gen.task.{name}": sampler.generator.get_state() for name, sampler in samplers.items()}
+    if optimizer is not None:
+        for i, p in enumerate(params):
+            st = optimizer.state.get(p, {})
+            for key in ("exp_avg", "exp_avg_sq", "step"):
+                if key in st:
+                    tensors[f"adam.{i}.{key}"] = torch.as_tensor(st[key]).detach().cpu()
+    return tensors
+
+
+def load_trainer_state(tensors: Mapping[str, torch.Tensor], optimizer: torch.optim.Optimizer | None,
+                       params: list[torch.Tensor], samplers: Mapping[str, Any], device) -> None:
+    for name, sampler in samplers.items():
+        sampler.generator.set_state(tensors[f"gen.task.{name}"])
+    if optimizer is not None:
+        for i, p in enumerate(params):
+            if f"adam.{i}.exp_avg" in tensors:
+                optimizer.state[p] = {"step": tensors[f"adam.{i}.step"].clone(),
+                                      "exp_avg": tensors[f"adam.{i}.exp_avg"].to(device).clone(),
+                                      "exp_avg_sq": tensors[f"adam.{i}.exp_avg_sq"].to(device).clone()}

@@ -51,7 +51,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import optim
-from ..align.checkpoint import (_digest, _json_bytes, _load_tensors, _read_json, _read_verified, _tensor_bytes,
+from ..align.checkpoint import (load_trainer_state, trainer_state_tensors, _digest, _json_bytes, _load_tensors, _read_json, _read_verified, _tensor_bytes,
                                 _write_bytes_atomic, read_latest_checkpoint, write_checkpoint)
 from ..config import RunConfig
 from ..data.samplers import EpisodeSampler
@@ -237,14 +237,7 @@ class MetaInitLearner:
     def state_tensors(self) -> tuple[dict[str, torch.Tensor], dict]:
         tensors = {f"init.{n}": p.detach().cpu() for n, p in zip(self.names, self.params)}
         tensors["gen.tasks"] = self.task_gen.get_state()
-        for name, sampler in self.samplers.items():
-            tensors[f"gen.task.{name}"] = sampler.generator.get_state()
-        if self.optimizer is not None:
-            for i, p in enumerate(self.params):
-                st = self.optimizer.state.get(p, {})
-                for key in ("exp_avg", "exp_avg_sq", "step"):
-                    if key in st:
-                        tensors[f"adam.{i}.{key}"] = torch.as_tensor(st[key]).detach().cpu()
+        tensors.update(trainer_state_tensors(self.optimizer, self.params, self.samplers))
         meta = {"kind": FORMAT, "algorithm": self.settings.algorithm, "step": self.step, "history": self.history,
                 "sources": [t.name for t in self.tasks], "settings": self.settings.model_dump(mode="json"),
                 "config": self.cfg.model_dump(mode="json")}
@@ -264,14 +257,7 @@ class MetaInitLearner:
                                           f"{list(p.shape)}: use another output directory")
                 p.copy_(saved.to(device))
         self.task_gen.set_state(tensors["gen.tasks"])
-        for name, sampler in self.samplers.items():
-            sampler.generator.set_state(tensors[f"gen.task.{name}"])
-        if self.optimizer is not None:
-            for i, p in enumerate(self.params):
-                if f"adam.{i}.exp_avg" in tensors:
-                    self.optimizer.state[p] = {"step": tensors[f"adam.{i}.step"].clone(),
-                                               "exp_avg": tensors[f"adam.{i}.exp_avg"].to(device).clone(),
-                                               "exp_avg_sq": tensors[f"adam.{i}.exp_avg_sq"].to(device).clone()}
+        load_trainer_state(tensors, self.optimizer, self.params, self.samplers, device)
         self.step = int(meta["step"])
         self.history = list(meta.get("history", []))
         self._install()

@@ -27,7 +27,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..config import LM_BFF_SEEDS, parse_override
+from ..config import LM_BFF_SEEDS, format_validation_error, parse_override
 from ..errors import ConfigError, SggftError
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -163,17 +163,7 @@ def _safe(name: str) -> str:
 
 
 def _format(err: ValidationError) -> str:
-    """`path: message (got value)` for every error, as sggft_meta.config formats RunConfig errors."""
-    lines = []
-    for e in err.errors():
-        path = ".".join(str(p) for p in e["loc"]) or "(root)"
-        msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
-            msg = "unknown field (check the spelling; see docs/benchmarks.md)"
-        got = e.get("input")
-        show = e["type"] not in ("extra_forbidden", "missing") and not isinstance(got, (dict, BaseModel))
-        lines.append(f"{path}: {msg}" + (f" (got {got!r})" if show else ""))
-    return "; ".join(lines)
+    return format_validation_error(err, "docs/benchmarks.md")
 
 
 def parse_grid(tree: Any, where: str = "grid") -> Grid:
