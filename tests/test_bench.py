@@ -286,3 +286,28 @@ def test_unserialisable_record_becomes_an_error_record(tiny_bert_dir, polarity_f
         assert rec["status"] == "error" and "not JSON-serialisable" in rec["error"] and rec["seed"] == 13
     finally:
         BENCH_METHODS.unregister("odd_test")
+
+
+def test_shards_split_a_grid_without_overlap(tiny_bert_dir, polarity_folder, tmp_path, monkeypatch, capsys):
+    """`--shard I/N`: N processes on one --out run disjoint cells that together make the grid."""
+    ran = []
+
+    def fake(cell, ctx):
+        ran.append(cell.label)
+        return {"test_metric": 0.5, "seconds": 0.1}
+
+    monkeypatch.setitem(BENCH_METHODS._items, "run", fake)
+    grid = parse_grid(_grid(tiny_bert_dir, polarity_folder, seeds=[13, 21, 42]))
+    out = tmp_path / "out"
+    first = run_grid(grid, out, shard=(1, 2), log=lambda line: None)
+    mine = list(ran)
+    second = run_grid(grid, out, shard=(2, 2), log=lambda line: None)
+    assert (first.total, second.total) == (3, 3) and len(ran) == 6 and len(set(ran)) == 6
+    assert not set(mine) & set(ran[len(mine):]) and len(_cells(out)) == 6
+    ran.clear()
+    assert run_grid(grid, out, log=lambda line: None).skipped == 6 and ran == []
+    for bad in ("3/2", "0/2", "x"):
+        with pytest.raises(ConfigError, match="--shard"):
+            bench_runner.parse_shard(bad)
+    assert main(["bench", "run", "nope.yaml", "--out", str(out), "--shard", "2/1"]) != 0
+    assert "--shard 2/1" in capsys.readouterr().err

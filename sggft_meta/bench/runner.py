@@ -207,13 +207,27 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def parse_shard(text: str) -> tuple[int, int]:
+    """`I/N` (1 <= I <= N) -> (I, N), with a clear error otherwise."""
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise ConfigError(f"--shard must look like I/N (e.g. 1/2), got {text!r}") from None
+    if not 1 <= i <= n:
+        raise ConfigError(f"--shard {text}: I must be between 1 and N")
+    return i, n
+
+
 def run_grid(grid: Grid, out: str | Path, *, data_dir: str | Path | None = None, fail_fast: bool = False,
-             log: Callable[[str], None] | None = None, command: str | None = None) -> GridRun:
+             log: Callable[[str], None] | None = None, command: str | None = None,
+             shard: tuple[int, int] | None = None) -> GridRun:
     """Run every unfinished cell of `grid`, writing one record per cell under `out`.
 
     `data_dir` (else the grid's `data_dir`, else $SGGFT_DATA_DIR) is where tasks are read.
     A cell that raises is recorded as an error record and the grid goes on, unless `fail_fast`
-    (then the exception propagates after its record is written). Returns the counts.
+    (then the exception propagates after its record is written). `shard=(i, n)` runs only the
+    cells whose place in the grid's order is i modulo n (1-based), so n processes started on the
+    same `out` share a grid without running a cell twice. Returns the counts.
     """
     out = Path(out)
     log = log or _stderr
@@ -236,7 +250,8 @@ def run_grid(grid: Grid, out: str | Path, *, data_dir: str | Path | None = None,
     out.mkdir(parents=True, exist_ok=True)
     (out / GRID_COPY).write_text(dump_grid(grid), encoding="utf-8")
     write_json_atomic(out / MANIFEST, manifest(grid, todo))
-    ordered = order_cells(todo, ctx)
+    mine = todo if shard is None else [c for j, c in enumerate(todo) if j % shard[1] == shard[0] - 1]
+    ordered = order_cells(mine, ctx)
     run = GridRun(total=len(ordered))
     width = len(str(len(ordered)))
     memory = _Memory()
