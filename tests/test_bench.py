@@ -171,7 +171,9 @@ def _fake_cells(out: Path, methods: dict, tasks: list[str], shots: list[int], se
                         continue
                     value = base + 0.01 * ti + 0.002 * si + 0.001 * k
                     rec = {"status": "ok", "method": m, "task": t, "shots": k, "seed": s, "metric": "accuracy",
-                           "test_metric": value, "seconds": 1.0 + len(m) / 10, "trace": {"grad_norm_cv": base},
+                           "test_metric": value, "seconds": 1.0 + len(m) / 10,
+                           "trace": {"grad_norm_cv": base, "cos_consecutive": base / 2, "path_length": 10 * base},
+                           "per_step": {"grad_norm": [1.0 + si, 2.0 + si, 3.0 + si][: 2 + si % 2]},
                            "peak_memory_bytes": None, "peak_rss_bytes": 300 * 2**20, "backbone": "tiny", "commit": "abc1234",
                            "machine": {"cpu": "test cpu"}, "command": "sggft-meta bench run g.yaml --out o"}
                     path = out / "cells" / m / t / f"k{k}" / f"seed{s}.json"
@@ -188,8 +190,10 @@ def test_aggregate_tables_average_comparison_and_plots(tmp_path):
     assert main(["bench", "aggregate", str(out), "--focus", "sggft"]) == 0
     md = (out / "results.md").read_text()
     summary = json.loads((out / "summary.json").read_text())
-    for png in ("metric_vs_k.png", "grad_norm_cv.png", "seconds_per_episode.png"):
+    for png in ("metric_vs_k.png", "grad_norm_cv.png", "seconds_per_episode.png", "grad_norm_over_steps.png"):
         assert (out / png).read_bytes()[:4] == b"\x89PNG"
+    assert "### Mean cosine of consecutive gradients" in md and "### Update-path length" in md
+    assert "source direction" not in md  # no method has cos_source: no empty table
     assert "## K = 4" in md and "## K = 8" in md and "**average** (3 tasks)" in md and "**average** (2 tasks)" in md
     assert "Left out of the average (a method lacks a seed): t3." in md and "- missing: full/t3/k8/seed42" in md
     assert "[4/5]" in md  # full on t3 at K=8 has 4 of 5 seeds
@@ -198,6 +202,14 @@ def test_aggregate_tables_average_comparison_and_plots(tmp_path):
     assert k4["average"]["sggft"]["mean"] == pytest.approx(0.80 + 0.01 + 0.004 + 0.004)
     assert k4["average"]["sggft"]["std"] == pytest.approx(0.002 * 2 ** 0.5)  # population std over seeds of 0,2,4,6,8 thousandths
     assert k4["tasks"]["t1"]["methods"]["lora"]["grad_norm_cv"] == pytest.approx(0.75)
+    assert k4["average"]["sggft"]["path_length"] == pytest.approx(8.0)
+    assert k4["average"]["lora"]["cos_consecutive"] == pytest.approx(0.375)
+    # per-step curves: 15 sggft episodes at K=4 (3 tasks x 5 seeds); seeds 21 and 87 have 3 steps, the others 2
+    curve = k4["steps"]["sggft"]
+    assert curve["n"] == [15, 15, 6]
+    assert curve["median"][0] == pytest.approx(3.0) and curve["median"][2] == pytest.approx(5.0)  # ||g_3||: 4 (seed 21), 6 (seed 87)
+    # running CV at step 2 of seed 13: std/mean of (1, 2) = 1/3
+    assert min(curve["running_cv"][1:2]) <= 1 / 3 + 1e-12 and curve["running_cv"][0] is None
     comp = k4["comparison"]
     assert comp["against"] == "lora" and comp["n"] == 15 and comp["wins"] == 15 and comp["method"] == "exact"
     assert comp["p_value"] == pytest.approx(2 / 2**15) and comp["mean_diff"] == pytest.approx(0.05)

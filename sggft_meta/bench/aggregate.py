@@ -6,11 +6,13 @@ writes, in OUT:
 
 - `results.md`: per K, a tasks x methods table of the test metric, mean (std) over seeds
   (population std, x100), with an "average" row over the tasks where every method has every seed;
-  a gradient-norm CV table (trace.grad_norm_cv); seconds per episode and peak memory per method;
+  trace tables (mean over seeds of the gradient-norm CV, the mean consecutive-gradient cosine,
+  the update-path length and, where a source direction was used, the source cosine); seconds per episode and peak memory per method;
   the paired comparison of the focus method against the best other method by average; then the
   missing and failed cells, one per line.
 - `summary.json`: the same figures, machine-readable.
-- `metric_vs_k.png`, `grad_norm_cv.png`, `seconds_per_episode.png`.
+- `metric_vs_k.png`, `grad_norm_cv.png`, `seconds_per_episode.png`, and `grad_norm_over_steps.png`
+  (gradient norm and running CV against the inner step, `sggft_meta.bench.curves`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import numpy as np
 from .._registry import closest
 from ..errors import ConfigError
 from ..report import fmt_mean_std, markdown_table, write_json_atomic
+from .curves import PLOT as STEP_PLOT, render_step_plot, step_curves
 from .stats import paired_sign_flip
 
 MANIFEST = "manifest.json"
@@ -33,6 +36,13 @@ RESULTS_MD = "results.md"
 SUMMARY_JSON = "summary.json"
 PLOTS = ("metric_vs_k.png", "grad_norm_cv.png", "seconds_per_episode.png")
 #: metrics reported x100 (all bounded by 1 in absolute value)
+#: trace figures tabulated per task and method (mean over seeds): key -> table title
+TRACE_FIGURES = {
+    "grad_norm_cv": "Gradient-norm CV (std / mean of the per-step gradient norm)",
+    "cos_consecutive": "Mean cosine of consecutive gradients",
+    "path_length": "Update-path length (sum of the per-step update norms)",
+    "cos_source": "Mean cosine of the gradient with the source direction",
+}
 SCALED_METRICS = {"accuracy", "f1", "mcc", "pearson", "spearman", "matthews_correlation", "auc"}
 
 
@@ -137,11 +147,12 @@ def summarize(records: Records, focus: str | None = None) -> dict:
             row = {}
             for m in records.methods:
                 vals = records.values(m, t, k)
-                cvs = [(records.ok[(m, t, k, s)].get("trace") or {}).get("grad_norm_cv") for s in vals]
-                cvs = [c for c in cvs if _finite(c)]
                 mean, std = _mean_std(vals.values())
-                row[m] = {"mean": mean, "std": std, "n": len(vals), "by_seed": {str(s): v for s, v in vals.items()},
-                          "grad_norm_cv": float(np.mean(cvs)) if cvs else None}
+                row[m] = {"mean": mean, "std": std, "n": len(vals), "by_seed": {str(s): v for s, v in vals.items()}}
+                for key in TRACE_FIGURES:
+                    figs = [(records.ok[(m, t, k, s)].get("trace") or {}).get(key) for s in vals]
+                    figs = [f for f in figs if _finite(f)]
+                    row[m][key] = float(np.mean(figs)) if figs else None
             tasks[t] = {"metric": _task_metric(records, t), "scale": scale, "methods": row}
         average = {}
         for m in records.methods:
@@ -150,9 +161,10 @@ def summarize(records: Records, focus: str | None = None) -> dict:
                 continue
             per_seed = [float(np.mean([records.ok[(m, t, k, s)]["test_metric"] for t in complete])) for s in records.seeds]
             mean, std = _mean_std(per_seed)
-            cv_means = [tasks[t]["methods"][m]["grad_norm_cv"] for t in complete]
-            average[m] = {"mean": mean, "std": std, "by_seed": dict(zip(map(str, records.seeds), per_seed)),
-                          "grad_norm_cv": float(np.mean(cv_means)) if all(_finite(c) for c in cv_means) else None}
+            average[m] = {"mean": mean, "std": std, "by_seed": dict(zip(map(str, records.seeds), per_seed))}
+            for key in TRACE_FIGURES:
+                figs = [tasks[t]["methods"][m][key] for t in complete]
+                average[m][key] = float(np.mean(figs)) if all(_finite(f) for f in figs) else None
         cost = {}
         for m in records.methods:
             recs = [r for (mm, _, kk, _), r in records.ok.items() if mm == m and kk == k]
@@ -168,7 +180,7 @@ def summarize(records: Records, focus: str | None = None) -> dict:
                        "peak_memory_bytes": max(mem) if mem else None, "memory_source": source if mem else None,
                        "grad_norm_cv_mean": float(np.mean(cvs)) if cvs else None, "grad_norm_cv_n": len(cvs)}
         per_k[str(k)] = {"complete_tasks": complete, "left_out": [t for t in records.tasks if t not in complete],
-                         "tasks": tasks, "average": average, "cost": cost,
+                         "tasks": tasks, "average": average, "cost": cost, "steps": step_curves(records, k),
                          "comparison": _compare(records, k, complete, average, focus)}
     return {
         "name": records.name,
@@ -265,12 +277,14 @@ def render_markdown(summary: dict) -> str:
         if block["left_out"]:
             lines += [f"Left out of the average (a method lacks a seed): {', '.join(block['left_out'])}.", ""]
 
-        lines += ["### Gradient-norm CV (std / mean of the per-step gradient norm; mean over seeds)", ""]
-        rows = []
-        for t, info in block["tasks"].items():
-            rows.append([t, *[_num(info["methods"][m]["grad_norm_cv"]) for m in methods]])
-        rows.append([f"**average** ({_tasks(len(complete))})", *[_num((block["average"][m] or {}).get("grad_norm_cv")) for m in methods]])
-        lines += [markdown_table(["task", *methods], rows), ""]
+        for key, title in TRACE_FIGURES.items():
+            if key != "grad_norm_cv" and not any(_finite(info["methods"][m].get(key))
+                                                 for info in block["tasks"].values() for m in methods):
+                continue  # e.g. no method used a source direction
+            lines += [f"### {title}; mean over seeds", ""]
+            rows = [[t, *[_num(info["methods"][m].get(key)) for m in methods]] for t, info in block["tasks"].items()]
+            rows.append([f"**average** ({_tasks(len(complete))})", *[_num((block["average"][m] or {}).get(key)) for m in methods]])
+            lines += [markdown_table(["task", *methods], rows), ""]
 
         lines += ["### Cost per episode (one seed's adaptation + test evaluation)", ""]
         rows = []
@@ -306,7 +320,7 @@ def render_markdown(summary: dict) -> str:
         lines += ["None: every cell of the grid has a result."]
     lines += [f"- missing: {c}" for c in summary["missing"]]
     lines += [f"- failed: {e['cell']}: {e['error']}" for e in summary["errors"]]
-    lines += ["", "Plots: " + ", ".join(f"[{p}]({p})" for p in PLOTS), ""]
+    lines += ["", "Plots: " + ", ".join(f"[{p}]({p})" for p in (*PLOTS, STEP_PLOT)), ""]
     return "\n".join(lines)
 
 
@@ -387,6 +401,7 @@ def aggregate(out: str | Path, focus: str | None = None, *, plots: bool = True) 
     if plots:
         try:
             render_plots(summary, out)
+            render_step_plot(summary, out)
         except ImportError:
             raise ConfigError("the benchmark plots need matplotlib: pip install matplotlib  (tables and summary.json were written)") from None
     return summary
