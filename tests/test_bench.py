@@ -323,3 +323,18 @@ def test_shards_split_a_grid_without_overlap(tiny_bert_dir, polarity_folder, tmp
             bench_runner.parse_shard(bad)
     assert main(["bench", "run", "nope.yaml", "--out", str(out), "--shard", "2/1"]) != 0
     assert "--shard 2/1" in capsys.readouterr().err
+
+
+def test_tasks_filter_runs_only_those_tasks(tiny_bert_dir, polarity_folder, tmp_path, monkeypatch):
+    ran = []
+    monkeypatch.setitem(BENCH_METHODS._items, "run", lambda cell, ctx: ran.append(cell.label) or {"test_metric": 0.5, "seconds": 0.1})
+    tree = _grid(tiny_bert_dir, polarity_folder)
+    tree["tasks"] = [str(polarity_folder), "demo_product_reviews"]
+    grid = parse_grid(tree)
+    out = tmp_path / "out"
+    run = run_grid(grid, out, only_tasks=["polarity"], log=lambda line: None)
+    assert run.total == 4 and all("/polarity/" in c for c in ran)
+    summary = aggregate(out, plots=False)
+    assert summary["cells"]["missing"] == 4  # the other task's cells are missing, not forgotten
+    with pytest.raises(ConfigError, match="--tasks sst2: not a task of grid"):
+        run_grid(grid, out, only_tasks=["sst2"], log=lambda line: None)

@@ -220,14 +220,16 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 def run_grid(grid: Grid, out: str | Path, *, data_dir: str | Path | None = None, fail_fast: bool = False,
              log: Callable[[str], None] | None = None, command: str | None = None,
-             shard: tuple[int, int] | None = None) -> GridRun:
+             shard: tuple[int, int] | None = None, only_tasks: list[str] | None = None) -> GridRun:
     """Run every unfinished cell of `grid`, writing one record per cell under `out`.
 
     `data_dir` (else the grid's `data_dir`, else $SGGFT_DATA_DIR) is where tasks are read.
     A cell that raises is recorded as an error record and the grid goes on, unless `fail_fast`
     (then the exception propagates after its record is written). `shard=(i, n)` runs only the
     cells whose place in the grid's order is i modulo n (1-based), so n processes started on the
-    same `out` share a grid without running a cell twice. Returns the counts.
+    same `out` share a grid without running a cell twice. `only_tasks` (task names as the grid
+    spells them, or as records do) runs only those tasks' cells; the rest stay missing in the
+    aggregation. Returns the counts.
     """
     out = Path(out)
     log = log or _stderr
@@ -250,7 +252,16 @@ def run_grid(grid: Grid, out: str | Path, *, data_dir: str | Path | None = None,
     out.mkdir(parents=True, exist_ok=True)
     (out / GRID_COPY).write_text(dump_grid(grid), encoding="utf-8")
     write_json_atomic(out / MANIFEST, manifest(grid, todo))
-    mine = todo if shard is None else [c for j, c in enumerate(todo) if j % shard[1] == shard[0] - 1]
+    if only_tasks:
+        known = {c.task for c in todo} | {c.task_name for c in todo}
+        unknown = [t for t in only_tasks if t not in known]
+        if unknown:
+            raise ConfigError(f"--tasks {','.join(unknown)}: not a task of grid {grid.name!r} "
+                              f"(its tasks: {', '.join(dict.fromkeys(c.task_name for c in todo))})")
+        todo_run = [c for c in todo if c.task in only_tasks or c.task_name in only_tasks]
+    else:
+        todo_run = todo
+    mine = todo_run if shard is None else [c for j, c in enumerate(todo_run) if j % shard[1] == shard[0] - 1]
     ordered = order_cells(mine, ctx)
     run = GridRun(total=len(ordered))
     width = len(str(len(ordered)))
