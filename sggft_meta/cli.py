@@ -238,7 +238,8 @@ def cmd_bench_run(args) -> int:
     run = run_grid(load_grid(args.grid), args.out, data_dir=args.data_dir, fail_fast=args.fail_fast, shard=shard,
                    only_tasks=[t for t in args.tasks.split(",") if t] if args.tasks else None)
     aggregate(args.out)
-    print(f"{run.ran} cells run, {run.skipped} skipped (done earlier), {len(run.failed)} failed, of {run.total}; "
+    copied = f"{run.reused} copied (reuse), " if run.reused else ""
+    print(f"{run.ran} cells run, {run.skipped} skipped (done earlier), {copied}{len(run.failed)} failed, of {run.total}; "
           f"results: {args.out}/results.md")
     return 0 if run.ok else 1
 

@@ -338,3 +338,23 @@ def test_tasks_filter_runs_only_those_tasks(tiny_bert_dir, polarity_folder, tmp_
     assert summary["cells"]["missing"] == 4  # the other task's cells are missing, not forgotten
     with pytest.raises(ConfigError, match="--tasks sst2: not a task of grid"):
         run_grid(grid, out, only_tasks=["sst2"], log=lambda line: None)
+
+
+def test_reuse_copies_cells_of_the_same_definition(tiny_bert_dir, polarity_folder, tmp_path, monkeypatch):
+    ran = []
+    monkeypatch.setitem(BENCH_METHODS._items, "run",
+                        lambda cell, ctx: ran.append(cell.label) or {"test_metric": 0.5 + cell.seed / 1000, "seconds": 0.1})
+    first = _grid(tiny_bert_dir, polarity_folder)
+    run_grid(parse_grid(first), tmp_path / "a", log=lambda line: None)
+    assert len(ran) == 4
+    ran.clear()
+    second = _grid(tiny_bert_dir, polarity_folder, name="second", reuse=[str(tmp_path / "a")], focus="plain")
+    second["methods"] = {"plain": first["methods"]["lora"],  # same definition under another name: copied
+                         "other": {"kind": "run", "overrides": ["method=finetune", "model.adapt=head"]}}  # computed
+    run = run_grid(parse_grid(second), tmp_path / "b", log=lambda line: None)
+    assert (run.reused, run.ran) == (2, 2) and all(label.startswith("other/") for label in ran)
+    rec = json.loads((tmp_path / "b" / "cells" / "plain" / "polarity" / "k4" / "seed21.json").read_text())
+    assert rec["method"] == "plain" and rec["grid"] == "second" and rec["reused_grid"] == "tiny"
+    assert rec["test_metric"] == pytest.approx(0.521) and rec["reused_from"].endswith("cells/lora/polarity/k4/seed21.json")
+    summary = aggregate(tmp_path / "b", plots=False)
+    assert summary["cells"]["ok"] == 4

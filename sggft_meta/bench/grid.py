@@ -82,6 +82,7 @@ class Grid(_Strict):
     methods: dict[str, MethodSpec] = Field(..., min_length=1, description="Method name -> spec; the name names the cell folder.")
     data_dir: Path | None = Field(None, description="Data folder (else --data-dir, else $SGGFT_DATA_DIR).")
     focus: str | None = Field(None, description="Method compared against the best other one (aggregate --focus overrides).")
+    reuse: list[Path] = Field(default_factory=list, description="Output folders of earlier runs: a cell found there with the same definition (kind, overrides, options), task, K and seed is copied, not recomputed (paths relative to the working directory).")
 
     @field_validator("base", mode="before")
     @classmethod

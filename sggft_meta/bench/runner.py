@@ -107,6 +107,7 @@ class GridRun:
     total: int
     ran: int = 0
     skipped: int = 0
+    reused: int = 0  # copied from a `reuse` folder of the grid
     failed: list[str] = field(default_factory=list)  # labels of cells that ended in an error
 
     @property
@@ -274,6 +275,14 @@ def run_grid(grid: Grid, out: str | Path, *, data_dir: str | Path | None = None,
             run.skipped += 1
             log(f"{head}: done earlier, skipped")
             continue
+        reused = find_reusable(grid.reuse, cell)
+        if reused is not None:
+            source, old = reused
+            write_json_atomic(path, {**old, "method": cell.method, "grid": grid.name, "reused_from": str(source),
+                                     "reused_grid": old.get("grid")})
+            run.reused += 1
+            log(f"{head}: same definition in {source}, copied")
+            continue
         fn = BENCH_METHODS.get(cell.kind)
         started, t0 = _now(), time.perf_counter()
         _seed_everything(cell.seed)
@@ -363,6 +372,18 @@ def manifest(grid: Grid, cells: list[Cell]) -> dict:
             "shots": list(grid.shots), "seeds": list(grid.seeds),
             "definitions": {m: {"kind": spec.kind, "overrides": [*grid.base, *spec.overrides], "options": spec.options,
                                 "description": spec.description} for m, spec in grid.methods.items()}}
+
+
+def find_reusable(folders, cell: Cell) -> tuple[Path, dict] | None:
+    """A finished record of `cell`'s definition, task, K and seed in one of `folders` (any method
+    name), with its path; None when there is none."""
+    for folder in folders:
+        for path in sorted(Path(folder).glob(f"cells/*/{cell.relpath.parent.parent.name}/k{cell.shots}/seed{cell.seed}.json")):
+            record = read_record(path)
+            if (record and record.get("status") == "ok" and record.get("definition_hash") == cell.definition_hash
+                    and record.get("task") == cell.task_name):
+                return path, record
+    return None
 
 
 def _tree_dirty() -> bool | None:
