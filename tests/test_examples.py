@@ -18,7 +18,7 @@ def load(name: str):
 
 
 def test_every_example_is_covered():
-    assert {p.stem for p in EXAMPLES.glob("*.py")} == {"finetune_demo", "custom_task", "episodes"}
+    assert {p.stem for p in EXAMPLES.glob("*.py")} == {"finetune_demo", "custom_task", "episodes", "sggft_transfer"}
 
 
 def test_episodes(capsys):
@@ -34,3 +34,12 @@ def test_training_examples(capsys, tiny_bert_dir, name, expected):
     out = capsys.readouterr().out
     for fragment in expected:
         assert fragment in out, out
+
+
+def test_sggft_transfer(capsys, tiny_bert_dir, tmp_path):
+    load("sggft_transfer").main(["--model", str(tiny_bert_dir), "--outer-steps", "2", "--steps", "4", "--out", str(tmp_path / "al")])
+    out = capsys.readouterr().out
+    assert "bitwise equal True" in out and (tmp_path / "al" / "model.safetensors").is_file()
+    for name in ("fine-tuning", "SGGFT, no aligner", "SGGFT + learned aligner"):
+        assert f"{name}" in out and "demo_product_reviews K=8: accuracy" in out
+    assert "target domain unseen in meta-training" in out
