@@ -96,7 +96,8 @@ def render_step_plot(summary: dict, out: Path) -> Path | None:
         axes[0][j].set_title(f"K={k}: gradient norm (median, 25-75%)")
         axes[1][j].set_title(f"K={k}: running gradient-norm CV (median)")
         axes[1][j].set_xlabel("inner step")
-        axes[0][j].legend(fontsize="small")
+        if axes[0][j].get_legend_handles_labels()[0]:
+            axes[0][j].legend(fontsize="small")
     axes[0][0].set_ylabel("||g_t||")
     axes[1][0].set_ylabel("std / mean of ||g_1..g_t||")
     fig.suptitle(f"{summary['name']}: gradient norm over inner steps\n(points over at least {MIN_EPISODES} episodes)",
