@@ -164,7 +164,7 @@ class InnerLoop:
         With `meta=True` every operation keeps its graph (inputs may require grad: phi, the
         state, the aligner's parameters), so the new state can be differentiated.
         """
-        spec, lay = self.spec, self.layout
+        spec = self.spec
         phi = state["phi"]
         # with meta=True, differentiate through g only when phi itself is an input of the
         # meta-gradient; else g is a constant and the step is first order in the model

@@ -75,6 +75,31 @@ class StepStats:
     pairs: list[tuple[str, str]] = field(default_factory=list)
 
 
+def source_tasks(names: list[str]) -> list[Task]:
+    """The registered source tasks, checked: classification only, each once."""
+    tasks = [get_task(name) for name in names]
+    for task in tasks:
+        if task.is_regression:
+            raise ConfigError(f"meta.sources: {task.name!r} is a regression task; source episodes need classes")
+    if len({t.name for t in tasks}) != len(tasks):
+        raise ConfigError("meta.sources: a task is listed twice")
+    return tasks
+
+
+def source_pools(tasks: list[Task], backbone: Backbone, cfg: RunConfig) -> tuple[dict, dict]:
+    """Each source's training pool (tokenised once) and its seeded episode sampler (`meta.episode`);
+    sampler i is seeded `meta.seed * 1000 + i + 1`, so every meta-learner draws the same episodes."""
+    ep, pools, samplers = cfg.meta.episode, {}, {}
+    for i, task in enumerate(tasks):
+        train = task.load_split("train", cfg.data.dir)
+        pools[task.name] = backbone.pool(task, "train", train)
+        gen = torch.Generator().manual_seed(cfg.meta.seed * 1000 + i + 1)
+        samplers[task.name] = EpisodeSampler(task.name, train.labels, k_shot=ep.k_shot, q_query=ep.q_query,
+                                             n_way=min(ep.n_way, task.num_classes) if ep.n_way else None,
+                                             generator=gen, class_names=task.label_names)
+    return pools, samplers
+
+
 class MetaLearner:
     """Meta-trains an aligner (and optionally phi_0) on `cfg.meta.sources`; see module docstring."""
 
@@ -91,23 +116,10 @@ class MetaLearner:
         if meta.meta_grad == "truncated" and meta.truncate_k > meta.inner_steps:
             raise ConfigError(f"meta.truncate_k={meta.truncate_k} exceeds meta.inner_steps={meta.inner_steps}")
         self.cfg = cfg
-        self.tasks = [get_task(name) for name in meta.sources]
-        for task in self.tasks:
-            if task.is_regression:
-                raise ConfigError(f"meta.sources: {task.name!r} is a regression task; source episodes need classes")
-        if len({t.name for t in self.tasks}) != len(self.tasks):
-            raise ConfigError("meta.sources: a task is listed twice")
+        self.tasks = source_tasks(meta.sources)
         self.backbone = backbone if backbone is not None else load_backbone(cfg.model, cfg.data.max_length)
         self.rank, self.world = _dist()
-        ep = meta.episode
-        self.pools, self.samplers = {}, {}
-        for i, task in enumerate(self.tasks):
-            train = task.load_split("train", cfg.data.dir)
-            self.pools[task.name] = self.backbone.pool(task, "train", train)
-            gen = torch.Generator().manual_seed(meta.seed * 1000 + i + 1)
-            self.samplers[task.name] = EpisodeSampler(task.name, train.labels, k_shot=ep.k_shot, q_query=ep.q_query,
-                                                      n_way=min(ep.n_way, task.num_classes) if ep.n_way else None,
-                                                      generator=gen, class_names=task.label_names)
+        self.pools, self.samplers = source_pools(self.tasks, self.backbone, cfg)
         self.pair_gen = torch.Generator().manual_seed(meta.seed)
         flat_dtype = torch.float64 if cfg.model.dtype == "float64" else torch.float32
         self.aligner = build_aligner(meta.aligner).to(device=self.backbone.device, dtype=flat_dtype)

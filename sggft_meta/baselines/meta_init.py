@@ -54,13 +54,12 @@ from .. import optim
 from ..align.checkpoint import (load_trainer_state, trainer_state_tensors, _digest, _json_bytes, _load_tensors, _read_json, _read_verified, _tensor_bytes,
                                 _write_bytes_atomic, read_latest_checkpoint, write_checkpoint)
 from ..config import RunConfig
-from ..data.samplers import EpisodeSampler
 from ..errors import CheckpointError, ConfigError
 from ..inner_loop import InnerLoop, InnerSpec
 from ..meta_grad import meta_gradient
 from ..model.backbone import Backbone, eval_mode
-from ..outer_loop import _dist, episode_task
-from ..task import Task, get_task
+from ..outer_loop import _dist, episode_task, source_pools, source_tasks
+from ..task import Task
 
 ALGORITHMS = ("maml", "fomaml", "reptile")
 FORMAT = "sggft-meta-init"
@@ -118,24 +117,11 @@ class MetaInitLearner:
         if not meta.sources:
             raise ConfigError("meta.sources: meta-learning an initialisation needs one or more source tasks, e.g. meta.sources=[sst2,trec]")
         self.cfg = cfg
-        self.tasks: list[Task] = [get_task(name) for name in meta.sources]
-        for task in self.tasks:
-            if task.is_regression:
-                raise ConfigError(f"meta.sources: {task.name!r} is a regression task; source episodes need classes")
-        if len({t.name for t in self.tasks}) != len(self.tasks):
-            raise ConfigError("meta.sources: a task is listed twice")
+        self.tasks: list[Task] = source_tasks(meta.sources)
         self.backbone = backbone if backbone is not None else load_backbone(cfg.model, cfg.data.max_length)
         self.rank, self.world = _dist()
         self.spec = meta_init_spec(cfg, settings)
-        ep = meta.episode
-        self.pools, self.samplers = {}, {}
-        for i, task in enumerate(self.tasks):  # seeded as MetaLearner seeds its samplers
-            train = task.load_split("train", cfg.data.dir)
-            self.pools[task.name] = self.backbone.pool(task, "train", train)
-            gen = torch.Generator().manual_seed(meta.seed * 1000 + i + 1)
-            self.samplers[task.name] = EpisodeSampler(task.name, train.labels, k_shot=ep.k_shot, q_query=ep.q_query,
-                                                      n_way=min(ep.n_way, task.num_classes) if ep.n_way else None,
-                                                      generator=gen, class_names=task.label_names)
+        self.pools, self.samplers = source_pools(self.tasks, self.backbone, cfg)  # the same episodes as MetaLearner's
         self.task_gen = torch.Generator().manual_seed(meta.seed)
         self.names = body_names(self.backbone)
         if not self.names:
