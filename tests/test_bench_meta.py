@@ -277,3 +277,28 @@ def test_bad_options_fail_at_grid_load(tiny_bert_dir, method, fragment):
 
 def test_kinds_are_registered_by_importing_the_bench():
     assert {"meta_init", "sggft_meta"} <= set(BENCH_METHODS.names())
+
+
+def test_meta_training_lock_serialises_shards(tmp_path):
+    """Two shards reaching one domain at once: the second waits for the first's meta-training."""
+    import threading
+    import time
+
+    from sggft_meta.bench.meta_methods import _exclusive
+
+    events = []
+
+    def hold(name, pause):
+        with _exclusive(tmp_path):
+            events.append(f"{name} in")
+            time.sleep(pause)
+            events.append(f"{name} out")
+
+    first = threading.Thread(target=hold, args=("a", 0.3))
+    first.start()
+    time.sleep(0.05)
+    second = threading.Thread(target=hold, args=("b", 0.0))
+    second.start()
+    first.join()
+    second.join()
+    assert events == ["a in", "a out", "b in", "b out"]

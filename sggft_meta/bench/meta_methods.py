@@ -28,6 +28,7 @@ and `meta.train_seconds` (the whole meta-training of that domain, as recorded wh
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -201,6 +202,23 @@ def _claim(directory: Path, cell, domain: str, sources: list[str]) -> None:
     write_json_atomic(path, {**mine, "definition": cell.definition})
 
 
+@contextlib.contextmanager
+def _exclusive(directory: Path):
+    """Hold an exclusive lock on `directory` (a `.lock` file, flock): grid shards that reach the
+    same domain at once meta-train it once; the others wait, then find it done."""
+    with open(directory / ".lock", "a") as handle:
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no shards there
+            yield
+            return
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _finish(directory: Path, seconds: float) -> float:
     """Add this cell's meta-training seconds to the domain's record; return the total."""
     from ..report import write_json_atomic
@@ -269,13 +287,14 @@ def meta_init_cell(cell, ctx) -> dict:
     directory.mkdir(parents=True, exist_ok=True)
     _claim(directory, cell, target.domain, info["sources"])
     spent = 0.0
-    if _saved_steps(directory) != cfg.meta.outer_steps:
-        ctx.log(f"  meta-training {settings.algorithm} for domain {target.domain!r} on {', '.join(info['sources'])} -> {directory}")
-        t0 = time.perf_counter()
-        with torch.random.fork_rng(devices=[]):  # the cell's own RNG stream is the same trained or reused
-            MetaInitLearner(cfg, settings, backbone).train(directory)
-        spent = time.perf_counter() - t0
-        _finish(directory, spent)
+    with _exclusive(directory):
+        if _saved_steps(directory) != cfg.meta.outer_steps:
+            ctx.log(f"  meta-training {settings.algorithm} for domain {target.domain!r} on {', '.join(info['sources'])} -> {directory}")
+            t0 = time.perf_counter()
+            with torch.random.fork_rng(devices=[]):  # the cell's own RNG stream is the same trained or reused
+                MetaInitLearner(cfg, settings, backbone).train(directory)
+            spent = time.perf_counter() - t0
+            _finish(directory, spent)
     saved = load_init(directory, backbone)  # from disk in both cases: a reused init gives the same cell
     info.update(trained_in_this_cell=spent > 0, seconds_this_cell=spent, train_seconds=_recorded_seconds(directory),
                 summary=saved.get("summary"))
@@ -311,15 +330,16 @@ def sggft_meta_cell(cell, ctx) -> dict:
         return saved["summary"].get("outer_steps") == cfg.meta.outer_steps and saved["sources"] == info["sources"]
 
     spent = 0.0
-    if not done():
-        ctx.log(f"  meta-training the aligner for domain {target.domain!r} on {', '.join(info['sources'])} -> {directory}")
-        t0 = time.perf_counter()
-        # eval mode: MetaLearner leaves the mode as it finds it, and after set_head a loaded encoder's body
-        # is in train mode, whose dropout would differ between the forward sweep and its recomputation
-        with torch.random.fork_rng(devices=[]), eval_mode(backbone):
-            MetaLearner(cfg.model_copy(update={"method": "sggft"}), backbone).train(directory)
-        spent = time.perf_counter() - t0
-        _finish(directory, spent)
+    with _exclusive(directory):
+        if not done():
+            ctx.log(f"  meta-training the aligner for domain {target.domain!r} on {', '.join(info['sources'])} -> {directory}")
+            t0 = time.perf_counter()
+            # eval mode: MetaLearner leaves the mode as it finds it, and after set_head a loaded encoder's body
+            # is in train mode, whose dropout would differ between the forward sweep and its recomputation
+            with torch.random.fork_rng(devices=[]), eval_mode(backbone):
+                MetaLearner(cfg.model_copy(update={"method": "sggft"}), backbone).train(directory)
+            spent = time.perf_counter() - t0
+            _finish(directory, spent)
     backbone.restore(pristine)
     if cfg.meta.reptile:  # the Reptile phi_0 lives in the checkpoint, beside the aligner
         _, tensors, _ = read_latest_checkpoint(directory)
