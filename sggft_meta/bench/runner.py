@@ -221,7 +221,8 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 def run_grid(grid: Grid, out: str | Path, *, data_dir: str | Path | None = None, fail_fast: bool = False,
              log: Callable[[str], None] | None = None, command: str | None = None,
-             shard: tuple[int, int] | None = None, only_tasks: list[str] | None = None) -> GridRun:
+             shard: tuple[int, int] | None = None, only_tasks: list[str] | None = None,
+             only_methods: list[str] | None = None) -> GridRun:
     """Run every unfinished cell of `grid`, writing one record per cell under `out`.
 
     `data_dir` (else the grid's `data_dir`, else $SGGFT_DATA_DIR) is where tasks are read.
@@ -230,7 +231,7 @@ def run_grid(grid: Grid, out: str | Path, *, data_dir: str | Path | None = None,
     cells whose place in the grid's order is i modulo n (1-based), so n processes started on the
     same `out` share a grid without running a cell twice. `only_tasks` (task names as the grid
     spells them, or as records do) runs only those tasks' cells; the rest stay missing in the
-    aggregation. Returns the counts.
+    aggregation; `only_methods` does the same for methods. Returns the counts.
     """
     out = Path(out)
     log = log or _stderr
@@ -262,6 +263,11 @@ def run_grid(grid: Grid, out: str | Path, *, data_dir: str | Path | None = None,
         todo_run = [c for c in todo if c.task in only_tasks or c.task_name in only_tasks]
     else:
         todo_run = todo
+    if only_methods:
+        unknown = [m for m in only_methods if m not in grid.methods]
+        if unknown:
+            raise ConfigError(f"--methods {','.join(unknown)}: not a method of grid {grid.name!r} (its methods: {', '.join(grid.methods)})")
+        todo_run = [c for c in todo_run if c.method in only_methods]
     mine = todo_run if shard is None else [c for j, c in enumerate(todo_run) if j % shard[1] == shard[0] - 1]
     ordered = order_cells(mine, ctx)
     run = GridRun(total=len(ordered))
