@@ -22,6 +22,11 @@ from .errors import SggftError
 QUICKSTART_DEFAULTS = {"shots": 8, "seeds": [13, 21, 42], "train": {"max_steps": 60}}
 
 
+def _names(text: str | None) -> list[str] | None:
+    """`a,b` -> ["a", "b"]; None or empty -> None."""
+    return ([x for x in text.split(",") if x] or None) if text else None
+
+
 def _seeds(text: str) -> list[int]:
     try:
         return [int(s) for s in text.split(",") if s.strip()]
@@ -237,8 +242,7 @@ def cmd_bench_run(args) -> int:
 
     shard = parse_shard(args.shard) if args.shard else None
     run = run_grid(load_grid(args.grid), args.out, data_dir=args.data_dir, fail_fast=args.fail_fast, shard=shard,
-                   only_tasks=[t for t in args.tasks.split(",") if t] if args.tasks else None,
-                   only_methods=[m for m in args.methods.split(",") if m] if args.methods else None)
+                   only_tasks=_names(args.tasks), only_methods=_names(args.methods))
     aggregate(args.out)
     copied = f"{run.reused} copied (reuse), " if run.reused else ""
     print(f"{run.ran} cells run, {run.skipped} skipped (done earlier), {copied}{len(run.failed)} failed, of {run.total}; "

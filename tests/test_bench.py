@@ -338,6 +338,9 @@ def test_tasks_filter_runs_only_those_tasks(tiny_bert_dir, polarity_folder, tmp_
     assert summary["cells"]["missing"] == 4  # the other task's cells are missing, not forgotten
     with pytest.raises(ConfigError, match="--tasks sst2: not a task of grid"):
         run_grid(grid, out, only_tasks=["sst2"], log=lambda line: None)
+    with pytest.raises(ConfigError, match="--tasks sst2: not a task of grid"):
+        run_grid(grid, tmp_path / "fresh", only_tasks=["sst2"], log=lambda line: None)
+    assert not (tmp_path / "fresh").exists()  # a bad filter writes nothing
     ran.clear()
     run = run_grid(grid, out, only_methods=["sggft"], log=lambda line: None)
     assert run.total == 4 and run.skipped == 2 and all(c.startswith("sggft/demo_product_reviews/") for c in ran)

@@ -11,12 +11,8 @@ import argparse
 import json
 from pathlib import Path
 
-
-def fmt(entry, scale=100.0, n=5):
-    if not entry or entry.get("mean") is None or entry["mean"] != entry["mean"]:
-        return "-"
-    text = f"{entry['mean'] * scale:.1f} ({entry['std'] * scale:.1f})"
-    return text if entry.get("n", n) == n or "n" not in entry else f"{text} [{entry['n']}/{n}]"
+from sggft_meta.bench.aggregate import format_entry
+from sggft_meta.report import markdown_table
 
 
 def num(x):
@@ -34,16 +30,12 @@ def main() -> None:
     for k, block in summary["per_k"].items():
         print(f"\n**K = {k}** (test metric x100, mean (std) over {n} seeds; then {', '.join(figures)})\n")
         head = ["task", *methods, *[f"{f}: {m}" for f in figures for m in methods]]
-        print("| " + " | ".join(head) + " |")
-        print("|" + "---|" * len(head))
-        for t, info in block["tasks"].items():
-            row = [t, *[fmt(info["methods"][m], info["scale"], n) for m in methods],
-                   *[num(info["methods"][m].get(f)) for f in figures for m in methods]]
-            print("| " + " | ".join(row) + " |")
+        rows = [[t, *[format_entry(info["methods"][m], info["scale"], n) for m in methods],
+                 *[num(info["methods"][m].get(f)) for f in figures for m in methods]] for t, info in block["tasks"].items()]
         avg = block["average"]
-        row = [f"**average** ({len(block['complete_tasks'])} tasks)", *[fmt(avg[m], 100.0, n) if avg[m] else "-" for m in methods],
-               *[num((avg[m] or {}).get(f)) for f in figures for m in methods]]
-        print("| " + " | ".join(row) + " |")
+        rows.append([f"**average** ({len(block['complete_tasks'])} tasks)", *[format_entry(avg[m], 100.0, n) for m in methods],
+                     *[num((avg[m] or {}).get(f)) for f in figures for m in methods]])
+        print(markdown_table(head, rows))
         comp = block.get("comparison")
         if comp and comp.get("against"):
             print(f"\nPaired ({comp['n']} task-seed pairs): {comp['focus']} - {comp['against']} = {comp['mean_diff'] * 100:+.2f} points, "

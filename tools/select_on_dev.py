@@ -10,6 +10,8 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
+from sggft_meta.report import markdown_table
+
 
 def main() -> None:
     ap = argparse.ArgumentParser()
@@ -27,11 +29,9 @@ def main() -> None:
         means = [sum(per[c]) / len(per[c]) if per.get(c) else float("nan") for c in columns]
         rows.append((sum(means) / len(means), method, means, [len(per.get(c, [])) for c in columns]))
     rows.sort(reverse=True)
-    lines = ["| method | mean dev | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
-    for overall, method, means, counts in rows:
-        cells = [f"{100 * m:.1f} (n={n})" for m, n in zip(means, counts)]
-        lines.append(f"| {method} | {100 * overall:.1f} | " + " | ".join(cells) + " |")
-    text = "\n".join(lines)
+    text = markdown_table(["method", "mean dev", *columns],
+                          [[method, f"{100 * overall:.1f}", *[f"{100 * m:.1f} (n={n})" for m, n in zip(means, counts)]]
+                           for overall, method, means, counts in rows])
     print(text)
     if args.out:
         Path(args.out).write_text(f"Ranking by mean K-shot dev metric (the selection criterion; test not used).\n\n{text}\n")

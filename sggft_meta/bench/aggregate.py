@@ -35,7 +35,6 @@ MANIFEST = "manifest.json"
 RESULTS_MD = "results.md"
 SUMMARY_JSON = "summary.json"
 PLOTS = ("metric_vs_k.png", "grad_norm_cv.png", "seconds_per_episode.png")
-#: metrics reported x100 (all bounded by 1 in absolute value)
 #: trace figures tabulated per task and method (mean over seeds): key -> table title
 TRACE_FIGURES = {
     "grad_norm_cv": "Gradient-norm CV (std / mean of the per-step gradient norm)",
@@ -43,6 +42,7 @@ TRACE_FIGURES = {
     "path_length": "Update-path length (sum of the per-step update norms)",
     "cos_source": "Mean cosine of the gradient with the source direction",
 }
+#: metrics reported x100 (all bounded by 1 in absolute value)
 SCALED_METRICS = {"accuracy", "f1", "mcc", "pearson", "spearman", "matthews_correlation", "auc"}
 
 
@@ -227,7 +227,8 @@ def _provenance(records: Records) -> dict:
 
 
 # ----------------------------------------------------------------------------- Markdown
-def _fmt(entry: dict | None, scale: float, n_expected: int) -> str:
+def format_entry(entry: dict | None, scale: float, n_expected: int) -> str:
+    """`mean (std)` of a summary entry, scaled, with `[n/N]` when seeds are missing; `-` when empty."""
     if not entry or not _finite(entry.get("mean")):
         return "-"
     text = fmt_mean_std(entry["mean"], entry["std"], scale)
@@ -266,11 +267,11 @@ def render_markdown(summary: dict) -> str:
             best = max(means.values()) if means else None
             cells = []
             for m in methods:
-                text = _fmt(row[m], info["scale"], len(seeds))
+                text = format_entry(row[m], info["scale"], len(seeds))
                 cells.append(f"**{text}**" if best is not None and means.get(m) == best and len(means) > 1 else text)
             rows.append([t, info["metric"], *cells])
         complete = block["complete_tasks"]
-        avg_cells = [_fmt(block["average"][m], 100.0 if all(block["tasks"][t]["scale"] == 100.0 for t in complete) else 1.0,
+        avg_cells = [format_entry(block["average"][m], 100.0 if all(block["tasks"][t]["scale"] == 100.0 for t in complete) else 1.0,
                      len(seeds)) if block["average"][m] else "-" for m in methods]
         rows.append([f"**average** ({_tasks(len(complete))})", "", *avg_cells])
         lines += [markdown_table(["task", "metric", *methods], rows), ""]
@@ -312,7 +313,7 @@ def render_markdown(summary: dict) -> str:
                   f"sign-flip, {comp['method']} ({comp['flips']} assignments)"]]), ""]
     if len(summary["shots"]) > 1:
         lines += ["## Average over tasks, per K", ""]
-        rows = [[m, *[_fmt(summary["per_k"][k]["average"][m], 100.0, len(seeds)) if summary["per_k"][k]["average"][m] else "-"
+        rows = [[m, *[format_entry(summary["per_k"][k]["average"][m], 100.0, len(seeds)) if summary["per_k"][k]["average"][m] else "-"
                       for k in summary["per_k"]]] for m in methods]
         lines += [markdown_table(["method", *[f"K={k}" for k in summary["per_k"]]], rows), ""]
     lines += ["## Missing and failed cells", ""]

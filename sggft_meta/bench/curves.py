@@ -27,8 +27,7 @@ def _norms(record: dict) -> np.ndarray | None:
     values = (record.get("per_step") or {}).get("grad_norm")
     if not values:
         return None
-    arr = np.array([v if isinstance(v, (int, float)) else math.nan for v in values], dtype=np.float64)
-    return arr
+    return np.array([v if isinstance(v, (int, float)) else math.nan for v in values], dtype=np.float64)
 
 
 def _running_cv(norms: np.ndarray) -> np.ndarray:

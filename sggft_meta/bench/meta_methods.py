@@ -30,11 +30,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import time
 from pathlib import Path
 
 from ..errors import ConfigError, SggftError
+from .grid import _safe
 from .methods import BENCH_METHODS
 
 #: option -> `meta.*` config path, shared by both kinds
@@ -173,10 +173,6 @@ def _check(kind: str):
 
 
 # ----------------------------------------------------------------------------- the cache
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "_"
-
-
 def meta_dir(ctx, cell, domain: str) -> Path:
     return Path(ctx.out) / META_DIR / cell.method / _safe(domain)
 

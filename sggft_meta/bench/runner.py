@@ -219,6 +219,27 @@ def parse_shard(text: str) -> tuple[int, int]:
     return i, n
 
 
+def select_cells(grid: Grid, todo: list[Cell], only_tasks: list[str] | None = None, only_methods: list[str] | None = None,
+                 shard: tuple[int, int] | None = None) -> list[Cell]:
+    """The cells of `todo` this process runs: those of `only_tasks` (names as the grid or the records
+    spell them) and `only_methods`, then every N-th of what is left, from the I-th (`shard`). Shard
+    places count among the selected cells, so processes sharing a grid give the same filters."""
+    tasks = list(dict.fromkeys(c.task_name for c in todo))
+    todo = _only(grid, todo, only_tasks, "task", lambda c: (c.task, c.task_name), tasks)
+    todo = _only(grid, todo, only_methods, "method", lambda c: (c.method,), list(grid.methods))
+    return todo if shard is None else [c for j, c in enumerate(todo) if j % shard[1] == shard[0] - 1]
+
+
+def _only(grid: Grid, cells: list[Cell], wanted: list[str] | None, what: str, names_of, known: list[str]) -> list[Cell]:
+    """The cells one of whose names (`names_of`) is in `wanted`; a wanted name no cell has is an error."""
+    if not wanted:
+        return cells
+    unknown = [w for w in wanted if not any(w in names_of(c) for c in cells)]
+    if unknown:
+        raise ConfigError(f"--{what}s {','.join(unknown)}: not a {what} of grid {grid.name!r} (its {what}s: {', '.join(known)})")
+    return [c for c in cells if any(w in names_of(c) for w in wanted)]
+
+
 def run_grid(grid: Grid, out: str | Path, *, data_dir: str | Path | None = None, fail_fast: bool = False,
              log: Callable[[str], None] | None = None, command: str | None = None,
              shard: tuple[int, int] | None = None, only_tasks: list[str] | None = None,
@@ -251,24 +272,10 @@ def run_grid(grid: Grid, out: str | Path, *, data_dir: str | Path | None = None,
         raise ConfigError(f"{out} holds finished cells made with a different definition of method(s) {names}: "
                           "use another --out, or delete those folders to redo them")
 
+    mine = select_cells(grid, todo, only_tasks, only_methods, shard)  # bad names fail before anything is written
     out.mkdir(parents=True, exist_ok=True)
     (out / GRID_COPY).write_text(dump_grid(grid), encoding="utf-8")
     write_json_atomic(out / MANIFEST, manifest(grid, todo))
-    if only_tasks:
-        known = {c.task for c in todo} | {c.task_name for c in todo}
-        unknown = [t for t in only_tasks if t not in known]
-        if unknown:
-            raise ConfigError(f"--tasks {','.join(unknown)}: not a task of grid {grid.name!r} "
-                              f"(its tasks: {', '.join(dict.fromkeys(c.task_name for c in todo))})")
-        todo_run = [c for c in todo if c.task in only_tasks or c.task_name in only_tasks]
-    else:
-        todo_run = todo
-    if only_methods:
-        unknown = [m for m in only_methods if m not in grid.methods]
-        if unknown:
-            raise ConfigError(f"--methods {','.join(unknown)}: not a method of grid {grid.name!r} (its methods: {', '.join(grid.methods)})")
-        todo_run = [c for c in todo_run if c.method in only_methods]
-    mine = todo_run if shard is None else [c for j, c in enumerate(todo_run) if j % shard[1] == shard[0] - 1]
     ordered = order_cells(mine, ctx)
     run = GridRun(total=len(ordered))
     width = len(str(len(ordered)))
