@@ -366,3 +366,7 @@ def test_reuse_copies_cells_of_the_same_definition(tiny_bert_dir, polarity_folde
     assert rec["test_metric"] == pytest.approx(0.521) and rec["reused_from"].endswith("cells/lora/polarity/k4/seed21.json")
     summary = aggregate(tmp_path / "b", plots=False)
     assert summary["cells"]["ok"] == 4
+    typo = _grid(tiny_bert_dir, polarity_folder, reuse=[str(tmp_path / "nope")])
+    with pytest.raises(ConfigError, match="reuse: .*nope is not the --out folder of a bench run"):
+        run_grid(parse_grid(typo), tmp_path / "c", log=lambda line: None)
+    assert not (tmp_path / "c").exists()

@@ -272,6 +272,10 @@ def run_grid(grid: Grid, out: str | Path, *, data_dir: str | Path | None = None,
         raise ConfigError(f"{out} holds finished cells made with a different definition of method(s) {names}: "
                           "use another --out, or delete those folders to redo them")
 
+    missing = [str(f) for f in grid.reuse if not (Path(f) / "cells").is_dir()]
+    if missing:
+        raise ConfigError(f"reuse: {', '.join(missing)} is not the --out folder of a bench run (no cells/ in it; "
+                          f"paths are relative to the working directory {Path.cwd()})")
     mine = select_cells(grid, todo, only_tasks, only_methods, shard)  # bad names fail before anything is written
     out.mkdir(parents=True, exist_ok=True)
     (out / GRID_COPY).write_text(dump_grid(grid), encoding="utf-8")
