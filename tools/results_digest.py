@@ -11,7 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
-from sggft_meta.bench.aggregate import format_entry
+from sggft_meta.bench.aggregate import average_scale, format_entry
 from sggft_meta.report import markdown_table
 
 
@@ -32,13 +32,13 @@ def main() -> None:
         head = ["task", *methods, *[f"{f}: {m}" for f in figures for m in methods]]
         rows = [[t, *[format_entry(info["methods"][m], info["scale"], n) for m in methods],
                  *[num(info["methods"][m].get(f)) for f in figures for m in methods]] for t, info in block["tasks"].items()]
-        avg = block["average"]
-        rows.append([f"**average** ({len(block['complete_tasks'])} tasks)", *[format_entry(avg[m], 100.0, n) for m in methods],
+        avg, scale = block["average"], average_scale(block)
+        rows.append([f"**average** ({len(block['complete_tasks'])} tasks)", *[format_entry(avg[m], scale, n) for m in methods],
                      *[num((avg[m] or {}).get(f)) for f in figures for m in methods]])
         print(markdown_table(head, rows))
         comp = block.get("comparison")
         if comp and comp.get("against"):
-            print(f"\nPaired ({comp['n']} task-seed pairs): {comp['focus']} - {comp['against']} = {comp['mean_diff'] * 100:+.2f} points, "
+            print(f"\nPaired ({comp['n']} task-seed pairs): {comp['focus']} - {comp['against']} = {comp['mean_diff'] * scale:+.2f} points, "
                   f"wins / ties / losses {comp['wins']} / {comp['ties']} / {comp['losses']}, sign-flip p = {comp['p_value']:.3g}")
         cost = block["cost"]
         print("\nSeconds per episode, mean: " + ", ".join(

@@ -227,6 +227,12 @@ def _provenance(records: Records) -> dict:
 
 
 # ----------------------------------------------------------------------------- Markdown
+def average_scale(block: dict) -> float:
+    """The scale of a per-K block's average row and paired difference: x100 only when every task it
+    averages is reported x100."""
+    return 100.0 if all(block["tasks"][t]["scale"] == 100.0 for t in block["complete_tasks"]) else 1.0
+
+
 def format_entry(entry: dict | None, scale: float, n_expected: int) -> str:
     """`mean (std)` of a summary entry, scaled, with `[n/N]` when seeds are missing; `-` when empty."""
     if not entry or not _finite(entry.get("mean")):
@@ -271,8 +277,7 @@ def render_markdown(summary: dict) -> str:
                 cells.append(f"**{text}**" if best is not None and means.get(m) == best and len(means) > 1 else text)
             rows.append([t, info["metric"], *cells])
         complete = block["complete_tasks"]
-        avg_cells = [format_entry(block["average"][m], 100.0 if all(block["tasks"][t]["scale"] == 100.0 for t in complete) else 1.0,
-                     len(seeds)) if block["average"][m] else "-" for m in methods]
+        avg_cells = [format_entry(block["average"][m], average_scale(block), len(seeds)) if block["average"][m] else "-" for m in methods]
         rows.append([f"**average** ({_tasks(len(complete))})", "", *avg_cells])
         lines += [markdown_table(["task", "metric", *methods], rows), ""]
         if block["left_out"]:
@@ -305,7 +310,7 @@ def render_markdown(summary: dict) -> str:
         elif comp.get("against") is None:
             lines += [f"{comp['focus']}: no comparison ({comp['reason']}).", ""]
         else:
-            scale = 100.0 if all(block["tasks"][t]["scale"] == 100.0 for t in complete) else 1.0
+            scale = average_scale(block)
             lines += [markdown_table(
                 ["focus", "best other (by average)", "pairs (task, seed)", "mean difference", "wins / ties / losses", "p (two-sided)", "test"],
                 [[comp["focus"], comp["against"], comp["n"], f"{comp['mean_diff'] * scale:+.2f}",
