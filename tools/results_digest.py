@@ -24,7 +24,11 @@ def main() -> None:
     ap.add_argument("run")
     ap.add_argument("--figures", default="grad_norm_cv,cos_consecutive,path_length")
     args = ap.parse_args()
-    summary = json.loads(Path(args.run, "summary.json").read_text())
+    path = Path(args.run, "summary.json")
+    if not path.is_file():
+        raise SystemExit(f"results_digest: {path} does not exist: give the --out folder of `sggft-meta bench run` "
+                         f"(or run `sggft-meta bench aggregate {args.run}` first)")
+    summary = json.loads(path.read_text())
     methods, n = summary["methods"], len(summary["seeds"])
     figures = [f for f in args.figures.split(",") if f]
     for k, block in summary["per_k"].items():
