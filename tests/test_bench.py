@@ -12,6 +12,7 @@ from sggft_meta.bench import BENCH_METHODS, aggregate, load_grid, paired_sign_fl
 from sggft_meta.bench import runner as bench_runner
 from sggft_meta.cli import main
 from sggft_meta.errors import ConfigError
+from sggft_meta.report import fmt_mean_std
 
 
 def _grid(tiny_bert_dir: Path, task: Path, **extra) -> dict:
@@ -219,6 +220,24 @@ def test_aggregate_tables_average_comparison_and_plots(tmp_path):
 
     # unknown focus: one clear line, exit 2
     assert main(["bench", "aggregate", str(out), "--focus", "sgft"]) == 2
+
+
+def test_per_k_average_table_keeps_unscaled_metrics_unscaled(tmp_path):
+    # t2 reports an unbounded metric (mse): no average over t1 and t2 may be printed x100
+    out = tmp_path / "out"
+    _fake_cells(out, {"sggft": 0.80, "lora": 0.75}, ["t1", "t2"], [4, 8], [13, 21])
+    for f in (out / "cells").glob("*/t2/*/*.json"):
+        rec = json.loads(f.read_text())
+        f.write_text(json.dumps({**rec, "metric": "mse"}))
+    assert main(["bench", "aggregate", str(out)]) == 0
+    md = (out / "results.md").read_text()
+    summary = json.loads((out / "summary.json").read_text())
+    per_k = md.split("## Average over tasks, per K")[1].split("##")[0]
+    mean4 = summary["per_k"]["4"]["average"]["sggft"]["mean"]
+    assert 0.8 < mean4 < 0.9
+    row = next(line for line in per_k.splitlines() if line.startswith("| sggft"))
+    entry = summary["per_k"]["4"]["average"]["sggft"]
+    assert fmt_mean_std(entry["mean"], entry["std"], 1.0) in row and fmt_mean_std(entry["mean"], entry["std"]) not in row
 
 
 @pytest.mark.parametrize("tree, message", [

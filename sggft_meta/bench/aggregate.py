@@ -318,8 +318,8 @@ def render_markdown(summary: dict) -> str:
                   f"sign-flip, {comp['method']} ({comp['flips']} assignments)"]]), ""]
     if len(summary["shots"]) > 1:
         lines += ["## Average over tasks, per K", ""]
-        rows = [[m, *[format_entry(summary["per_k"][k]["average"][m], 100.0, len(seeds)) if summary["per_k"][k]["average"][m] else "-"
-                      for k in summary["per_k"]]] for m in methods]
+        rows = [[m, *[format_entry(b["average"][m], average_scale(b), len(seeds)) if b["average"][m] else "-"
+                      for b in summary["per_k"].values()]] for m in methods]
         lines += [markdown_table(["method", *[f"K={k}" for k in summary["per_k"]]], rows), ""]
     lines += ["## Missing and failed cells", ""]
     if not summary["missing"] and not summary["errors"]:

@@ -146,7 +146,7 @@ class Cell:
     @property
     def relpath(self) -> Path:
         """Where the cell's record lives, relative to the output folder."""
-        return Path("cells", self.method, _safe(self.task_name), f"k{self.shots}", f"seed{self.seed}.json")
+        return Path("cells", self.method, safe_name(self.task_name), f"k{self.shots}", f"seed{self.seed}.json")
 
     @property
     def definition(self) -> dict:
@@ -159,7 +159,7 @@ class Cell:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def _safe(name: str) -> str:
+def safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "_"
 
 
@@ -209,9 +209,9 @@ def check_grid(grid: Grid, where: str = "grid") -> None:
     names: dict[str, str] = {}
     for task in grid.tasks:
         name = task_name(task, where)
-        if _safe(name) in names:
-            raise ConfigError(f"{where}: tasks: {task!r} and {names[_safe(name)]!r} are both named {name!r}; give one of the folders a different name")
-        names[_safe(name)] = task
+        if safe_name(name) in names:
+            raise ConfigError(f"{where}: tasks: {task!r} and {names[safe_name(name)]!r} are both named {name!r}; give one of the folders a different name")
+        names[safe_name(name)] = task
 
 
 def task_name(task: str, where: str = "grid") -> str:

@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 from ..errors import ConfigError, SggftError
-from .grid import _safe
+from .grid import safe_name
 from .methods import BENCH_METHODS
 
 #: option -> `meta.*` config path, shared by both kinds
@@ -174,7 +174,7 @@ def _check(kind: str):
 
 # ----------------------------------------------------------------------------- the cache
 def meta_dir(ctx, cell, domain: str) -> Path:
-    return Path(ctx.out) / META_DIR / cell.method / _safe(domain)
+    return Path(ctx.out) / META_DIR / cell.method / safe_name(domain)
 
 
 def _claim(directory: Path, cell, domain: str, sources: list[str]) -> None:
