@@ -27,3 +27,32 @@ def test_digest_of_a_folder_without_summary_names_the_fix(tmp_path):
     assert out.returncode != 0
     assert "summary.json does not exist" in out.stderr and "sggft-meta bench aggregate" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_pair_on_a_complete_grid_equals_the_grids_own_comparison():
+    # on lodo_sentiment every method has every seed, so --pair against the grid's best other
+    # method must print the same difference, counts and p as summary.json's comparison
+    summary = json.loads((RUN / "summary.json").read_text())
+    comp = summary["per_k"]["16"]["comparison"]
+    out = _digest(str(RUN), "--figures", "", "--pair", f"{comp['focus']},{comp['against']}")
+    assert out.returncode == 0, out.stderr
+    k16 = out.stdout.split("**K = 16**")[1]
+    line = next(x for x in k16.splitlines() if x.startswith(f"Paired {comp['focus']} - {comp['against']} over {comp['n']} "))
+    assert f"{100 * comp['mean_diff']:+.2f} points" in line
+    assert f"{comp['wins']} / {comp['ties']} / {comp['losses']}" in line and f"p = {comp['p_value']:.3g}" in line
+
+
+def test_pair_counts_tasks_where_other_methods_are_missing(tmp_path):
+    by = lambda vals: {"by_seed": dict(zip(["13", "21"], vals)), "mean": sum(vals) / 2, "std": 0.0, "n": len(vals)}  # noqa: E731
+    empty = {"mean": None, "std": None, "n": 0}
+    block = {"tasks": {"t1": {"scale": 100.0, "methods": {"a": by([0.6, 0.7]), "b": by([0.5, 0.5]), "c": by([0.1, 0.1])}},
+                       "t2": {"scale": 100.0, "methods": {"a": by([0.4, 0.4]), "b": by([0.3, 0.4]), "c": empty}}},
+             "complete_tasks": ["t1"], "average": {m: None for m in "abc"}, "comparison": None,
+             "cost": {m: {"seconds_mean": None} for m in "abc"}}
+    (tmp_path / "summary.json").write_text(json.dumps({"methods": ["a", "b", "c"], "seeds": [13, 21], "per_k": {"8": block}}))
+    out = _digest(str(tmp_path), "--figures", "", "--pair", "a,b")
+    assert out.returncode == 0, out.stderr
+    # differences +0.1, +0.2, +0.1, 0 over (t1, t2): mean +0.1 -> +10.00 points, 3 / 1 / 0
+    assert "Paired a - b over 4 task-seed pairs (t1, t2): +10.00 points, wins / ties / losses 3 / 1 / 0" in out.stdout
+    bad = _digest(str(tmp_path), "--pair", "a,z")
+    assert bad.returncode != 0 and "give two methods of the grid" in bad.stderr

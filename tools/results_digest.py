@@ -3,6 +3,11 @@ task and the average, test metric and trace figures side by side. Used to write 
 and the README's results from the same numbers as the grids' own results.md.
 
     python tools/results_digest.py docs/results/sggft_vs_finetune [--figures grad_norm_cv,cos_consecutive,path_length]
+        [--pair sggft_learned,finetune_lora]
+
+`--pair A,B` adds, per K, a paired sign-flip comparison of A against B over every (task, seed) that
+both have, also on tasks where other methods of the grid are missing (the grid's own comparison
+uses only tasks where every method has every seed).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import json
 from pathlib import Path
 
 from sggft_meta.bench.aggregate import average_scale, format_entry
+from sggft_meta.bench.stats import paired_sign_flip
 from sggft_meta.report import markdown_table
 
 
@@ -23,6 +29,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("run")
     ap.add_argument("--figures", default="grad_norm_cv,cos_consecutive,path_length")
+    ap.add_argument("--pair", default=None, help="A,B: paired comparison of method A against method B")
     args = ap.parse_args()
     path = Path(args.run, "summary.json")
     if not path.is_file():
@@ -31,6 +38,9 @@ def main() -> None:
     summary = json.loads(path.read_text())
     methods, n = summary["methods"], len(summary["seeds"])
     figures = [f for f in args.figures.split(",") if f]
+    pair = args.pair.split(",") if args.pair else None
+    if pair and (len(pair) != 2 or any(m not in methods for m in pair)):
+        raise SystemExit(f"results_digest: --pair {args.pair!r}: give two methods of the grid as A,B (methods: {', '.join(methods)})")
     for k, block in summary["per_k"].items():
         print(f"\n**K = {k}** (test metric x100, mean (std) over {n} seeds; then {', '.join(figures)})\n")
         head = ["task", *methods, *[f"{f}: {m}" for f in figures for m in methods]]
@@ -44,9 +54,30 @@ def main() -> None:
         if comp and comp.get("against"):
             print(f"\nPaired ({comp['n']} task-seed pairs): {comp['focus']} - {comp['against']} = {comp['mean_diff'] * scale:+.2f} points, "
                   f"wins / ties / losses {comp['wins']} / {comp['ties']} / {comp['losses']}, sign-flip p = {comp['p_value']:.3g}")
+        if pair:
+            print("\n" + paired_line(block, *pair))
         cost = block["cost"]
         print("\nSeconds per episode, mean: " + ", ".join(
             f"{m} {cost[m]['seconds_mean']:.0f}" for m in methods if cost[m]["seconds_mean"] is not None))
+
+
+def paired_line(block: dict, a: str, b: str) -> str:
+    """`a - b` paired per (task, seed) over every pair both methods have, x100 when all its tasks are."""
+    xs, ys, tasks, scales = [], [], [], set()
+    for t, info in block["tasks"].items():
+        sa, sb = info["methods"][a].get("by_seed") or {}, info["methods"][b].get("by_seed") or {}
+        common = [s for s in sa if s in sb]
+        if common:
+            tasks.append(t)
+            scales.add(info["scale"])
+            xs += [sa[s] for s in common]
+            ys += [sb[s] for s in common]
+    if not xs:
+        return f"Paired {a} - {b}: no (task, seed) has both."
+    scale = 100.0 if scales == {100.0} else 1.0
+    r = paired_sign_flip(xs, ys)
+    return (f"Paired {a} - {b} over {r.n} task-seed pairs ({', '.join(tasks)}): {r.mean_diff * scale:+.2f}"
+            f"{' points' if scale == 100.0 else ''}, wins / ties / losses {r.wins} / {r.ties} / {r.losses}, sign-flip p = {r.p_value:.3g}")
 
 
 if __name__ == "__main__":
