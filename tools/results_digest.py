@@ -63,18 +63,17 @@ def main() -> None:
 
 def paired_line(block: dict, a: str, b: str) -> str:
     """`a - b` paired per (task, seed) over every pair both methods have, x100 when all its tasks are."""
-    xs, ys, tasks, scales = [], [], [], set()
+    xs, ys, tasks = [], [], []
     for t, info in block["tasks"].items():
         sa, sb = info["methods"][a].get("by_seed") or {}, info["methods"][b].get("by_seed") or {}
         common = [s for s in sa if s in sb]
         if common:
             tasks.append(t)
-            scales.add(info["scale"])
             xs += [sa[s] for s in common]
             ys += [sb[s] for s in common]
     if not xs:
         return f"Paired {a} - {b}: no (task, seed) has both."
-    scale = 100.0 if scales == {100.0} else 1.0
+    scale = average_scale(block, tasks)
     r = paired_sign_flip(xs, ys)
     return (f"Paired {a} - {b} over {r.n} task-seed pairs ({', '.join(tasks)}): {r.mean_diff * scale:+.2f}"
             f"{' points' if scale == 100.0 else ''}, wins / ties / losses {r.wins} / {r.ties} / {r.losses}, sign-flip p = {r.p_value:.3g}")

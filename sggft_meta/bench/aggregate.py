@@ -227,10 +227,11 @@ def _provenance(records: Records) -> dict:
 
 
 # ----------------------------------------------------------------------------- Markdown
-def average_scale(block: dict) -> float:
-    """The scale of a per-K block's average row and paired difference: x100 only when every task it
-    averages is reported x100."""
-    return 100.0 if all(block["tasks"][t]["scale"] == 100.0 for t in block["complete_tasks"]) else 1.0
+def average_scale(block: dict, tasks=None) -> float:
+    """The scale of figures averaged over `tasks` of a per-K block (default: its complete tasks, as in
+    the average row and the paired difference): x100 only when every one of them is reported x100."""
+    tasks = block["complete_tasks"] if tasks is None else tasks
+    return 100.0 if all(block["tasks"][t]["scale"] == 100.0 for t in tasks) else 1.0
 
 
 def format_entry(entry: dict | None, scale: float, n_expected: int) -> str:
