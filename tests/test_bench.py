@@ -276,9 +276,28 @@ def test_bad_yaml_and_missing_file(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
+GRIDS = Path(__file__).resolve().parents[1] / "benchmarks" / "grids"
+
+
 def test_example_grid_is_valid():
-    grid = load_grid(Path(__file__).resolve().parents[1] / "benchmarks" / "grids" / "example.yaml")
+    grid = load_grid(GRIDS / "example.yaml")
     assert all(t.startswith("demo_") for t in grid.tasks) and {"run"} <= {m.kind for m in grid.methods.values()}
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in GRIDS.glob("*.yaml")))
+def test_every_shipped_grid_is_valid(name):
+    """The published grids load: kinds, options and every method's RunConfig overrides validate."""
+    grid = load_grid(GRIDS / name)
+    assert grid.methods and grid.tasks and grid.shots and grid.seeds
+
+
+def test_issue5_grid_has_every_baseline_and_ablation():
+    grid = load_grid(GRIDS / "baselines.yaml")
+    kinds = {name: m.kind for name, m in grid.methods.items()}
+    assert {kinds[m] for m in ("maml", "fomaml", "reptile")} == {"meta_init"} and kinds["setfit"] == "setfit"
+    assert {"finetune_full", "finetune_lora", "pcgrad", "gradvac", "sggft_none", "sggft_dir", "sggft_mag",
+            "sggft_align", "sggft_all"} <= set(kinds)
+    assert len(grid.tasks) >= 10 and grid.shots == [8, 16] and len(grid.seeds) == 5
 
 
 def test_setfit_kind_runs_one_seed(tiny_bert_dir, polarity_folder, tmp_path):
