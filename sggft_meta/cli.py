@@ -6,7 +6,7 @@
     sggft-meta adapt --task rte --shots 16 [--method sggft] [--mode hvp] [--steps T] [--aligner DIR] [key=value ...]
     sggft-meta meta-train --sources mnli,trec,ag_news --out DIR [--config meta.yaml] [key=value ...]
     sggft-meta evaluate --task sst2 --aligner DIR [--shots 16] [key=value ...]
-    sggft-meta bench run GRID.yaml --out OUT [--data-dir DIR] [--shard I/N] [--tasks A,B] [--methods M,N] [--fail-fast]
+    sggft-meta bench run GRID.yaml --out OUT [--data-dir DIR] [--shard I/N] [--tasks A,B] [--methods M,N] [--shots 8,16] [--fail-fast]
     sggft-meta bench aggregate OUT [--focus METHOD]
 
 Input errors print one line (`sggft-meta: error: ...`) and exit with status 2.
@@ -32,6 +32,13 @@ def _seeds(text: str) -> list[int]:
         return [int(s) for s in text.split(",") if s.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"--seeds takes comma-separated integers like 13,21,42, got {text!r}") from None
+
+
+def _shots(text: str) -> list[int]:
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--shots takes comma-separated K values like 8,16, got {text!r}") from None
 
 
 def _run_options(p: argparse.ArgumentParser, *, task: bool = True) -> None:
@@ -89,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
                            "one grid and --out (each aggregates what is finished)")
     bench_run.add_argument("--tasks", help="comma-separated: run only these tasks of the grid (the others stay missing)")
     bench_run.add_argument("--methods", help="comma-separated: run only these methods of the grid (the others stay missing)")
+    bench_run.add_argument("--shots", dest="only_shots", type=_shots,
+                           help="comma-separated K values: run only these K of the grid (the others stay missing)")
     bench_run.add_argument("--fail-fast", action="store_true", help="stop at the first failed cell (default: record it and go on)")
     bench_agg = bench_sub.add_parser("aggregate", help="tables, summary.json and plots from the cells of a run")
     bench_agg.add_argument("out", help="the --out folder of `bench run`")
@@ -242,7 +251,7 @@ def cmd_bench_run(args) -> int:
 
     shard = parse_shard(args.shard) if args.shard else None
     run = run_grid(load_grid(args.grid), args.out, data_dir=args.data_dir, fail_fast=args.fail_fast, shard=shard,
-                   only_tasks=_names(args.tasks), only_methods=_names(args.methods))
+                   only_tasks=_names(args.tasks), only_methods=_names(args.methods), only_shots=args.only_shots)
     aggregate(args.out)
     copied = f"{run.reused} copied (reuse), " if run.reused else ""
     print(f"{run.ran} cells run, {run.skipped} skipped (done earlier), {copied}{len(run.failed)} failed, of {run.total}; "

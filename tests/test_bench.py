@@ -385,6 +385,23 @@ def test_tasks_filter_runs_only_those_tasks(tiny_bert_dir, polarity_folder, tmp_
         run_grid(grid, out, only_methods=["lroa"], log=lambda line: None)
 
 
+def test_shots_filter_runs_only_those_k(tiny_bert_dir, polarity_folder, tmp_path, monkeypatch, capsys):
+    ran = []
+    monkeypatch.setitem(BENCH_METHODS._items, "run", lambda cell, ctx: ran.append(cell) or {"test_metric": 0.5, "seconds": 0.1})
+    tree = _grid(tiny_bert_dir, polarity_folder)
+    tree["shots"] = [2, 4]
+    grid = parse_grid(tree)
+    out = tmp_path / "out"
+    run = run_grid(grid, out, only_shots=[4], log=lambda line: None)
+    assert run.total == len(ran) == 4 and {c.shots for c in ran} == {4}
+    assert aggregate(out, plots=False)["cells"]["missing"] == 4  # the K=2 cells stay missing
+    with pytest.raises(ConfigError, match=r"--shots 8: not a shot of grid .*\(its shots: 2, 4\)"):
+        run_grid(grid, out, only_shots=[8], log=lambda line: None)
+    with pytest.raises(SystemExit):  # argparse: usage line and the message, exit status 2
+        main(["bench", "run", "g.yaml", "--out", str(out), "--shots", "8,x"])
+    assert "--shots takes comma-separated K values" in capsys.readouterr().err
+
+
 def test_reuse_copies_cells_of_the_same_definition(tiny_bert_dir, polarity_folder, tmp_path, monkeypatch):
     ran = []
     monkeypatch.setitem(BENCH_METHODS._items, "run",

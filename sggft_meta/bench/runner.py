@@ -220,13 +220,15 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 
 def select_cells(grid: Grid, todo: list[Cell], only_tasks: list[str] | None = None, only_methods: list[str] | None = None,
-                 shard: tuple[int, int] | None = None) -> list[Cell]:
+                 shard: tuple[int, int] | None = None, only_shots: list[int] | None = None) -> list[Cell]:
     """The cells of `todo` this process runs: those of `only_tasks` (names as the grid or the records
-    spell them) and `only_methods`, then every N-th of what is left, from the I-th (`shard`). Shard
-    places count among the selected cells, so processes sharing a grid give the same filters."""
+    spell them), `only_methods` and `only_shots`, then every N-th of what is left, from the I-th
+    (`shard`). Shard places count among the selected cells, so processes sharing a grid give the
+    same filters."""
     tasks = list(dict.fromkeys(c.task_name for c in todo))
     todo = _only(grid, todo, only_tasks, "task", lambda c: (c.task, c.task_name), tasks)
     todo = _only(grid, todo, only_methods, "method", lambda c: (c.method,), list(grid.methods))
+    todo = _only(grid, todo, only_shots, "shot", lambda c: (c.shots,), [str(k) for k in grid.shots])
     return todo if shard is None else [c for j, c in enumerate(todo) if j % shard[1] == shard[0] - 1]
 
 
@@ -234,7 +236,7 @@ def _only(grid: Grid, cells: list[Cell], wanted: list[str] | None, what: str, na
     """The cells one of whose names (`names_of`) is in `wanted`; a wanted name no cell has is an error."""
     if not wanted:
         return cells
-    unknown = [w for w in wanted if not any(w in names_of(c) for c in cells)]
+    unknown = [str(w) for w in wanted if not any(w in names_of(c) for c in cells)]
     if unknown:
         raise ConfigError(f"--{what}s {','.join(unknown)}: not a {what} of grid {grid.name!r} (its {what}s: {', '.join(known)})")
     return [c for c in cells if any(w in names_of(c) for w in wanted)]
@@ -243,7 +245,7 @@ def _only(grid: Grid, cells: list[Cell], wanted: list[str] | None, what: str, na
 def run_grid(grid: Grid, out: str | Path, *, data_dir: str | Path | None = None, fail_fast: bool = False,
              log: Callable[[str], None] | None = None, command: str | None = None,
              shard: tuple[int, int] | None = None, only_tasks: list[str] | None = None,
-             only_methods: list[str] | None = None) -> GridRun:
+             only_methods: list[str] | None = None, only_shots: list[int] | None = None) -> GridRun:
     """Run every unfinished cell of `grid`, writing one record per cell under `out`.
 
     `data_dir` (else the grid's `data_dir`, else $SGGFT_DATA_DIR) is where tasks are read.
@@ -252,7 +254,8 @@ def run_grid(grid: Grid, out: str | Path, *, data_dir: str | Path | None = None,
     cells whose place in the grid's order is i modulo n (1-based), so n processes started on the
     same `out` share a grid without running a cell twice. `only_tasks` (task names as the grid
     spells them, or as records do) runs only those tasks' cells; the rest stay missing in the
-    aggregation; `only_methods` does the same for methods. Returns the counts.
+    aggregation; `only_methods` and `only_shots` (K values) do the same for methods and K. Returns
+    the counts.
     """
     out = Path(out)
     log = log or _stderr
@@ -276,7 +279,7 @@ def run_grid(grid: Grid, out: str | Path, *, data_dir: str | Path | None = None,
     if missing:
         raise ConfigError(f"reuse: {', '.join(missing)} is not the --out folder of a bench run (no cells/ in it; "
                           f"paths are relative to the working directory {Path.cwd()})")
-    mine = select_cells(grid, todo, only_tasks, only_methods, shard)  # bad names fail before anything is written
+    mine = select_cells(grid, todo, only_tasks, only_methods, shard, only_shots)  # bad names fail before anything is written
     out.mkdir(parents=True, exist_ok=True)
     (out / GRID_COPY).write_text(dump_grid(grid), encoding="utf-8")
     write_json_atomic(out / MANIFEST, manifest(grid, todo))
