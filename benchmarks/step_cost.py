@@ -37,13 +37,14 @@ def _rss_kib(field: str) -> int:
     return 0
 
 
-def run_cell(cmd: list[str], label: str) -> dict:
+def run_cell(cmd: list[str], label: str, with_memory: bool = True) -> dict:
     """Run a cell twice in fresh processes: for time with the default allocator, and for memory
     with glibc's mmap threshold lowered (large blocks come from mmap and go back on free, so the
     process's RSS follows the live tensors and its high-water mark over the steps is their peak;
-    that allocator costs time, so it is not used for timing). Merges the two results."""
+    that allocator costs time, so it is not used for timing). Merges the two results.
+    `with_memory=False`: the timing run only (no `peak_extra_bytes` in the result)."""
     out = {}
-    for memory in (False, True):
+    for memory in (False, True) if with_memory else (False,):
         env = {**os.environ, "TQDM_DISABLE": "1"}
         args = list(cmd)
         if memory:
