@@ -56,3 +56,23 @@ def test_pair_counts_tasks_where_other_methods_are_missing(tmp_path):
     assert "Paired a - b over 4 task-seed pairs (t1, t2): +10.00 points, wins / ties / losses 3 / 1 / 0" in out.stdout
     bad = _digest(str(tmp_path), "--pair", "a,z")
     assert bad.returncode != 0 and "give two methods of the grid" in bad.stderr
+
+
+def test_rows_methods_lists_each_method_over_the_tasks_that_have_cells(tmp_path):
+    by = lambda vals, cv: {"by_seed": dict(zip(["13", "21"], vals)), "mean": sum(vals) / 2, "std": 0.0, "n": len(vals),  # noqa: E731
+                           "grad_norm_cv": cv}
+    empty = {"mean": None, "std": None, "n": 0}
+    block = {"tasks": {"t1": {"scale": 100.0, "methods": {"a": by([0.6, 0.6], 1.0), "b": by([0.5, 0.5], 2.0)}},
+                       "t2": {"scale": 100.0, "methods": {"a": by([0.4, 0.4], 3.0), "b": empty}},
+                       "t3": {"scale": 100.0, "methods": {"a": empty, "b": empty}}},
+             "complete_tasks": ["t1"], "average": {"a": None, "b": None}, "comparison": None,
+             "cost": {"a": {"seconds_mean": 12.0}, "b": {"seconds_mean": None}}}
+    none = {"tasks": {"t1": {"scale": 100.0, "methods": {"a": empty, "b": empty}}}, "complete_tasks": [],
+            "average": {"a": None, "b": None}, "comparison": None, "cost": {"a": {"seconds_mean": None}, "b": {"seconds_mean": None}}}
+    (tmp_path / "summary.json").write_text(json.dumps({"methods": ["a", "b"], "seeds": [13, 21], "per_k": {"4": none, "8": block}}))
+    out = _digest(str(tmp_path), "--figures", "grad_norm_cv", "--rows", "methods")
+    assert out.returncode == 0, out.stderr
+    assert "**K = 4**" not in out.stdout  # no finished cell at K = 4: no table
+    assert "| method | t1 | t2 | grad_norm_cv | s / episode |" in out.stdout  # t3 has no cell: no column
+    assert "| a | 60.0 (0.0) | 40.0 (0.0) | 2.00 | 12 |" in out.stdout  # figure averaged over t1, t2
+    assert "| b | 50.0 (0.0) | - | 2.00 | - |" in out.stdout

@@ -3,11 +3,16 @@ task and the average, test metric and trace figures side by side. Used to write 
 and the README's results from the same numbers as the grids' own results.md.
 
     python tools/results_digest.py docs/results/sggft_vs_finetune [--figures grad_norm_cv,cos_consecutive,path_length]
-        [--pair sggft_learned,finetune_lora]
+        [--pair sggft_learned,finetune_lora] [--rows methods]
 
 `--pair A,B` adds, per K, a paired sign-flip comparison of A against B over every (task, seed) that
 both have, also on tasks where other methods of the grid are missing (the grid's own comparison
 uses only tasks where every method has every seed).
+
+`--rows methods` turns the tables for grids with many methods and few finished tasks: one row per
+method, one column per task that has a finished cell at that K (tasks without any are left out,
+K blocks without any are skipped), then each figure averaged over those tasks and the mean seconds
+per episode.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ def main() -> None:
     ap.add_argument("run")
     ap.add_argument("--figures", default="grad_norm_cv,cos_consecutive,path_length")
     ap.add_argument("--pair", default=None, help="A,B: paired comparison of method A against method B")
+    ap.add_argument("--rows", choices=("tasks", "methods"), default="tasks",
+                    help="one row per task (default) or per method (for many methods on few tasks)")
     args = ap.parse_args()
     path = Path(args.run, "summary.json")
     if not path.is_file():
@@ -42,15 +49,18 @@ def main() -> None:
     if pair and (len(pair) != 2 or any(m not in methods for m in pair)):
         raise SystemExit(f"results_digest: --pair {args.pair!r}: give two methods of the grid as A,B (methods: {', '.join(methods)})")
     for k, block in summary["per_k"].items():
-        print(f"\n**K = {k}** (test metric x100, mean (std) over {n} seeds; then {', '.join(figures)})\n")
-        head = ["task", *methods, *[f"{f}: {m}" for f in figures for m in methods]]
-        rows = [[t, *[format_entry(info["methods"][m], info["scale"], n) for m in methods],
-                 *[num(info["methods"][m].get(f)) for f in figures for m in methods]] for t, info in block["tasks"].items()]
-        avg, scale = block["average"], average_scale(block)
-        rows.append([f"**average** ({len(block['complete_tasks'])} tasks)", *[format_entry(avg[m], scale, n) for m in methods],
-                     *[num((avg[m] or {}).get(f)) for f in figures for m in methods]])
-        print(markdown_table(head, rows))
+        if args.rows == "methods":
+            done = [t for t, info in block["tasks"].items() if any(info["methods"][m].get("n") for m in methods)]
+            if not done:
+                continue
+            print(f"\n**K = {k}** (test metric x100, mean (std) over {n} seeds; {', '.join(figures)} averaged over "
+                  f"{', '.join(done)})\n")
+            print(method_rows(block, methods, done, figures, n))
+        else:
+            print(f"\n**K = {k}** (test metric x100, mean (std) over {n} seeds; then {', '.join(figures)})\n")
+            print(task_rows(block, methods, figures, n))
         comp = block.get("comparison")
+        scale = average_scale(block)
         if comp and comp.get("against"):
             print(f"\nPaired ({comp['n']} task-seed pairs): {comp['focus']} - {comp['against']} = {comp['mean_diff'] * scale:+.2f} points, "
                   f"wins / ties / losses {comp['wins']} / {comp['ties']} / {comp['losses']}, sign-flip p = {comp['p_value']:.3g}")
@@ -59,6 +69,31 @@ def main() -> None:
         cost = block["cost"]
         print("\nSeconds per episode, mean: " + ", ".join(
             f"{m} {cost[m]['seconds_mean']:.0f}" for m in methods if cost[m]["seconds_mean"] is not None))
+
+
+def task_rows(block: dict, methods: list[str], figures: list[str], n: int) -> str:
+    """One row per task and the average; methods side by side, then each figure per method."""
+    head = ["task", *methods, *[f"{f}: {m}" for f in figures for m in methods]]
+    rows = [[t, *[format_entry(info["methods"][m], info["scale"], n) for m in methods],
+             *[num(info["methods"][m].get(f)) for f in figures for m in methods]] for t, info in block["tasks"].items()]
+    avg, scale = block["average"], average_scale(block)
+    rows.append([f"**average** ({len(block['complete_tasks'])} tasks)", *[format_entry(avg[m], scale, n) for m in methods],
+                 *[num((avg[m] or {}).get(f)) for f in figures for m in methods]])
+    return markdown_table(head, rows)
+
+
+def method_rows(block: dict, methods: list[str], tasks: list[str], figures: list[str], n: int) -> str:
+    """One row per method: its entry on each of `tasks`, each figure averaged over the tasks where
+    the method has it, and its mean seconds per episode."""
+    head = ["method", *tasks, *figures, "s / episode"]
+    rows = []
+    for m in methods:
+        infos = [block["tasks"][t] for t in tasks]
+        vals = {f: [i["methods"][m][f] for i in infos if i["methods"][m].get(f) is not None] for f in figures}
+        sec = block["cost"][m]["seconds_mean"]
+        rows.append([m, *[format_entry(i["methods"][m], i["scale"], n) for i in infos],
+                     *[num(sum(v) / len(v) if v else None) for v in vals.values()], "-" if sec is None else f"{sec:.0f}"])
+    return markdown_table(head, rows)
 
 
 def paired_line(block: dict, a: str, b: str) -> str:
