@@ -27,18 +27,18 @@ def _names(text: str | None) -> list[str] | None:
     return ([x for x in text.split(",") if x] or None) if text else None
 
 
-def _seeds(text: str) -> list[int]:
-    try:
-        return [int(s) for s in text.split(",") if s.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--seeds takes comma-separated integers like 13,21,42, got {text!r}") from None
+def _int_list(flag: str, what: str, example: str):
+    """An argparse `type` for `--flag 1,2,3`: a list of ints, or a one-line error naming the flag."""
+    def parse(text: str) -> list[int]:
+        try:
+            return [int(s) for s in text.split(",") if s.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag} takes comma-separated {what} like {example}, got {text!r}") from None
+    return parse
 
 
-def _shots(text: str) -> list[int]:
-    try:
-        return [int(s) for s in text.split(",") if s.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--shots takes comma-separated K values like 8,16, got {text!r}") from None
+_seeds = _int_list("--seeds", "integers", "13,21,42")
+_shots = _int_list("--shots", "K values", "8,16")
 
 
 def _run_options(p: argparse.ArgumentParser, *, task: bool = True) -> None:

@@ -86,9 +86,9 @@ def method_rows(block: dict, methods: list[str], tasks: list[str], figures: list
     """One row per method: its entry on each of `tasks`, each figure averaged over the tasks where
     the method has it, and its mean seconds per episode."""
     head = ["method", *tasks, *figures, "s / episode"]
+    infos = [block["tasks"][t] for t in tasks]
     rows = []
     for m in methods:
-        infos = [block["tasks"][t] for t in tasks]
         vals = {f: [i["methods"][m][f] for i in infos if i["methods"][m].get(f) is not None] for f in figures}
         sec = block["cost"][m]["seconds_mean"]
         rows.append([m, *[format_entry(i["methods"][m], i["scale"], n) for i in infos],
