@@ -30,6 +30,7 @@ from .data.pools import Batch
 from .flat import TINY, FlatLayout, cosine
 from .model.backbone import eval_mode
 from .multitask import COMBINERS, gradvac, pcgrad
+from .plain_step import PlainStep
 from .regularizers import REGULARIZERS, RegContext
 from .trace import STEP_FIELDS, Trace
 
@@ -88,7 +89,14 @@ class AdaptResult:
 
 
 class InnerLoop:
-    """Regularized functional adaptation of a backbone's adaptable parameters."""
+    """Regularized functional adaptation of a backbone's adaptable parameters.
+
+    `run` takes plain steps (no regularizer, source or aligner) in place (`PlainStep`: the same
+    parameters bit for bit, far fewer passes over them); set `in_place = False` to run them
+    through the functional `step` instead.
+    """
+
+    in_place: bool = True
 
     def __init__(self, backbone, spec: InnerSpec, aligner=None, layout: FlatLayout | None = None) -> None:
         self.backbone = backbone
@@ -276,6 +284,9 @@ class InnerLoop:
         if self.aligner is not None:
             self.aligner.reset()
         state = self.init_state(phi0)
+        plain = PlainStep(self) if self.in_place and PlainStep.applies(self.spec, source, self.aligner) else None
+        if plain is not None:  # its tensors are overwritten step by step: never the caller's phi0
+            state = {k: v.clone() for k, v in state.items()}
         rows = torch.zeros(T, len(STEP_FIELDS), dtype=self.layout.dtype, device=device)
         evals: list[dict] = []
         best = {"step": 0, "phi": state["phi"], "key": None}
@@ -302,7 +313,10 @@ class InnerLoop:
         for t in range(T):
             if source is not None and t % self.spec.refresh_every == 0:
                 d = source(state["phi"]).detach()
-            state, rows[t], g_prev = self.step(state, batches[t], t, T, d=d, d_mask=d_mask, g_prev=g_prev)
+            if plain is not None:
+                state, rows[t], g_prev = plain(state, batches[t], t, T, g_prev=g_prev)
+            else:
+                state, rows[t], g_prev = self.step(state, batches[t], t, T, d=d, d_mask=d_mask, g_prev=g_prev)
             state = {k: v.detach() for k, v in state.items()}
             steps_done = t + 1
             if eval_fn is not None and (steps_done % eval_every == 0 or steps_done == T):
