@@ -9,6 +9,10 @@ step (counted with torch.cuda.set_sync_debug_mode).
 
     python benchmarks/step_cost.py --out docs/results/step_cost            # MiniLM and SmolLM2, CPU
     python benchmarks/step_cost.py --backbones minilm --device cuda --dtype bfloat16 --out ...
+    python benchmarks/step_cost.py --backbones minilm --adapt full --modes plain,inplace --out docs/results/step_cost_full
+
+`plain` is the functional plain step (`InnerLoop.step`), `inplace` the same step as `InnerLoop.run`
+takes it (`PlainStep`: bitwise the same parameters, written in place).
 
 Writes OUT.json (raw) and OUT.md (the table with the command and the machine).
 """
@@ -25,7 +29,7 @@ import time
 import warnings
 from pathlib import Path
 
-MODES = ("plain", "surgery", "hvp", "exact")
+MODES = ("plain", "surgery", "hvp", "exact", "inplace")  # inplace: the plain step as InnerLoop.run takes it (PlainStep)
 TARGETS = {"surgery": 1.1, "hvp": 2.0, "exact": 2.5}  # ratio to plain, issue #3
 DEFAULT_BATCH = {"minilm": (32, 64), "smollm2": (8, 64)}
 
@@ -87,7 +91,8 @@ def fixed_batch(backbone, batch_size: int, seq_len: int):
     return task, Batch(inputs, labels)
 
 
-def measure(backbone_name: str, mode: str, steps: int, warmup: int, device: str, dtype: str, batch_size: int, seq_len: int) -> dict:
+def measure(backbone_name: str, mode: str, steps: int, warmup: int, device: str, dtype: str, batch_size: int, seq_len: int,
+            adapt: str = "lora") -> dict:
     """One (backbone, mode) cell, in this process."""
     import torch
 
@@ -95,17 +100,20 @@ def measure(backbone_name: str, mode: str, steps: int, warmup: int, device: str,
     from sggft_meta.inner_loop import InnerLoop, InnerSpec
     from sggft_meta.model.loading import load_backbone
     from sggft_meta.optim import OptimSpec
+    from sggft_meta.plain_step import PlainStep
 
-    backbone = load_backbone(ModelConfig(name=backbone_name, adapt="lora", device=device, dtype=dtype), max_length=seq_len + 8)
+    backbone = load_backbone(ModelConfig(name=backbone_name, adapt=adapt, device=device, dtype=dtype), max_length=seq_len + 8)
     task, batch = fixed_batch(backbone, batch_size, seq_len)
     backbone.set_head(task, init="random", generator=torch.Generator().manual_seed(0))
     s = SggftConfig()
-    lambdas = {} if mode == "plain" else {"direction": s.lambda_dir, "magnitude": s.lambda_mag}
-    spec = InnerSpec(lambdas=lambdas, mode="hvp" if mode == "plain" else mode, kappa=s.kappa,
+    plain = mode in ("plain", "inplace")
+    lambdas = {} if plain else {"direction": s.lambda_dir, "magnitude": s.lambda_mag}
+    spec = InnerSpec(lambdas=lambdas, mode="hvp" if plain else mode, kappa=s.kappa,
                      optimizer=OptimSpec(kind="adamw", weight_decay=0.01), lr=1e-3, head_lr=1e-2, grad_clip=1.0)
     loop = InnerLoop(backbone, spec)
     backbone.eval()
     state = loop.init_state(loop.flat_params())
+    step = PlainStep(loop) if mode == "inplace" else loop.step
     cuda = backbone.device.type == "cuda"
 
     def one(t: int) -> float:
@@ -113,7 +121,7 @@ def measure(backbone_name: str, mode: str, steps: int, warmup: int, device: str,
         if cuda:
             torch.cuda.synchronize()
         t0 = time.perf_counter()
-        new, _, _ = loop.step(state, batch, t, steps + warmup)
+        new, _, _ = step(state, batch, t, steps + warmup)
         state = {k: v.detach() for k, v in new.items()}
         if cuda:
             torch.cuda.synchronize()
@@ -149,7 +157,7 @@ def measure(backbone_name: str, mode: str, steps: int, warmup: int, device: str,
     median = statistics.median(times)
     return {"backbone": backbone_name, "mode": mode, "median_s": median, "times_s": times, "peak_extra_bytes": max(peak, 0),
             "tokens_per_s": batch_size * seq_len / median, "host_syncs_per_step": syncs, "batch": [batch_size, seq_len],
-            "adaptable_params": loop.layout.numel, "device": str(backbone.device), "dtype": dtype,
+            "adaptable_params": loop.layout.numel, "adapt": adapt, "device": str(backbone.device), "dtype": dtype,
             "torch_threads": torch.get_num_threads()}
 
 
@@ -161,6 +169,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--dtype", default="float32")
+    ap.add_argument("--adapt", default="lora", choices=["lora", "full"], help="adaptable parameters: LoRA + head, or every weight + head")
     ap.add_argument("--batch", help="BxL for every backbone (default: minilm 32x64, smollm2 8x64)")
     ap.add_argument("--out", required=True, help="path without suffix: writes OUT.json and OUT.md")
     ap.add_argument("--cell", help=argparse.SUPPRESS)  # internal: run one cell and print its JSON
@@ -169,7 +178,7 @@ def main() -> None:
     if args.cell:
         name, mode, b, l = args.cell.split(":")
         steps = 2 if args.memory_run else args.steps
-        print("CELL " + json.dumps(measure(name, mode, steps, args.warmup, args.device, args.dtype, int(b), int(l))))
+        print("CELL " + json.dumps(measure(name, mode, steps, args.warmup, args.device, args.dtype, int(b), int(l), args.adapt)))
         return
 
     from sggft_meta.report import git_commit, machine, markdown_table, write_json_atomic
@@ -179,7 +188,7 @@ def main() -> None:
         b, l = map(int, args.batch.split("x")) if args.batch else DEFAULT_BATCH.get(name, (32, 64))
         for mode in args.modes.split(","):
             cmd = [sys.executable, __file__, "--cell", f"{name}:{mode}:{b}:{l}", "--steps", str(args.steps),
-                   "--warmup", str(args.warmup), "--device", args.device, "--dtype", args.dtype, "--out", args.out]
+                   "--warmup", str(args.warmup), "--device", args.device, "--dtype", args.dtype, "--adapt", args.adapt, "--out", args.out]
             cell = run_cell(cmd, f"{name}/{mode}")
             cells.append(cell)
             print(f"{name:8s} {mode:8s} {cell['median_s']:.3f} s/step  peak +{cell['peak_extra_bytes'] / 2**20:.0f} MiB", flush=True)
@@ -201,7 +210,7 @@ def main() -> None:
                             "tokens/s", "host syncs/step"], rows)
     where = info.get("gpu") or f"{info['cpu']}, {info['torch_threads']} threads"
     text = (f"# Inner-step cost\n\nCommand: `{command}`  \nCommit: {payload['commit']}  \nMachine: {where}; "
-            f"device {args.device}, {args.dtype}; LoRA (r=8) + head; AdamW; default weights (lambda_dir = lambda_mag = 0.1).\n"
+            f"device {args.device}, {args.dtype}; {'LoRA (r=8)' if args.adapt == 'lora' else 'every weight'} + head; AdamW; default weights (lambda_dir = lambda_mag = 0.1).\n"
             f"Median of {args.steps} steps after {args.warmup} warm-up steps; each cell in a fresh process.\n\n{table}\n")
     Path(args.out + ".md").write_text(text, encoding="utf-8")
     print("\n" + table)
