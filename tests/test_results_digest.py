@@ -65,14 +65,15 @@ def test_rows_methods_lists_each_method_over_the_tasks_that_have_cells(tmp_path)
     block = {"tasks": {"t1": {"scale": 100.0, "methods": {"a": by([0.6, 0.6], 1.0), "b": by([0.5, 0.5], 2.0)}},
                        "t2": {"scale": 100.0, "methods": {"a": by([0.4, 0.4], 3.0), "b": empty}},
                        "t3": {"scale": 100.0, "methods": {"a": empty, "b": empty}}},
-             "complete_tasks": ["t1"], "average": {"a": None, "b": None}, "comparison": None,
-             "cost": {"a": {"seconds_mean": 12.0}, "b": {"seconds_mean": None}}}
+             "complete_tasks": ["t1"], "average": {"a": {"mean": 0.6, "std": 0.0}, "b": {"mean": 0.5, "std": 0.0}},
+             "comparison": None, "cost": {"a": {"seconds_mean": 12.0}, "b": {"seconds_mean": None}}}
     none = {"tasks": {"t1": {"scale": 100.0, "methods": {"a": empty, "b": empty}}}, "complete_tasks": [],
             "average": {"a": None, "b": None}, "comparison": None, "cost": {"a": {"seconds_mean": None}, "b": {"seconds_mean": None}}}
     (tmp_path / "summary.json").write_text(json.dumps({"methods": ["a", "b"], "seeds": [13, 21], "per_k": {"4": none, "8": block}}))
     out = _digest(str(tmp_path), "--figures", "grad_norm_cv", "--rows", "methods")
     assert out.returncode == 0, out.stderr
     assert "**K = 4**" not in out.stdout  # no finished cell at K = 4: no table
-    assert "| method | t1 | t2 | grad_norm_cv | s / episode |" in out.stdout  # t3 has no cell: no column
-    assert "| a | 60.0 (0.0) | 40.0 (0.0) | 2.00 | 12 |" in out.stdout  # figure averaged over t1, t2
-    assert "| b | 50.0 (0.0) | - | 2.00 | - |" in out.stdout
+    # t3 has no cell: no column; the average is over the complete task t1 only
+    assert "| method | t1 | t2 | average (1 complete tasks) | grad_norm_cv | s / episode |" in out.stdout
+    assert "| a | 60.0 (0.0) | 40.0 (0.0) | 60.0 (0.0) | 2.00 | 12 |" in out.stdout  # figure averaged over t1, t2
+    assert "| b | 50.0 (0.0) | - | 50.0 (0.0) | 2.00 | - |" in out.stdout

@@ -11,8 +11,8 @@ uses only tasks where every method has every seed).
 
 `--rows methods` turns the tables for grids with many methods and few finished tasks: one row per
 method, one column per task that has a finished cell at that K (tasks without any are left out,
-K blocks without any are skipped), then each figure averaged over those tasks and the mean seconds
-per episode.
+K blocks without any are skipped), the average over the complete tasks (as the grid's own table),
+then each figure averaged over those tasks and the mean seconds per episode.
 """
 
 from __future__ import annotations
@@ -83,15 +83,19 @@ def task_rows(block: dict, methods: list[str], figures: list[str], n: int) -> st
 
 
 def method_rows(block: dict, methods: list[str], tasks: list[str], figures: list[str], n: int) -> str:
-    """One row per method: its entry on each of `tasks`, each figure averaged over the tasks where
-    the method has it, and its mean seconds per episode."""
-    head = ["method", *tasks, *figures, "s / episode"]
+    """One row per method: its entry on each of `tasks`, its average over the grid's complete tasks
+    (every method has every seed there; the column is left out when there are none), each figure
+    averaged over the tasks where the method has it, and its mean seconds per episode."""
+    complete = block.get("complete_tasks") or []
+    avg_head = [f"average ({len(complete)} complete tasks)"] if complete else []
+    head = ["method", *tasks, *avg_head, *figures, "s / episode"]
     infos = [block["tasks"][t] for t in tasks]
     rows = []
     for m in methods:
         vals = {f: [i["methods"][m][f] for i in infos if i["methods"][m].get(f) is not None] for f in figures}
         sec = block["cost"][m]["seconds_mean"]
-        rows.append([m, *[format_entry(i["methods"][m], i["scale"], n) for i in infos],
+        avg = [format_entry(block["average"][m], average_scale(block), n)] if complete else []
+        rows.append([m, *[format_entry(i["methods"][m], i["scale"], n) for i in infos], *avg,
                      *[num(sum(v) / len(v) if v else None) for v in vals.values()], "-" if sec is None else f"{sec:.0f}"])
     return markdown_table(head, rows)
 
