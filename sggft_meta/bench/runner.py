@@ -407,11 +407,13 @@ def find_reusable(folders, cell: Cell) -> tuple[Path, dict] | None:
 
 
 def _tree_dirty() -> bool | None:
-    """Whether tracked files of the library's checkout differ from the commit (None: not a git checkout)."""
+    """Whether tracked files of the library's checkout outside docs/ differ from the commit (None: not
+    a git checkout). Results and documentation being written under docs/ do not change what runs."""
     import subprocess
 
     try:
-        res = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=Path(__file__).parent,
+        res = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ":(top)", ":(top,exclude)docs"],
+                             cwd=Path(__file__).parent,
                              capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return None
