@@ -191,7 +191,7 @@ def test_aggregate_tables_average_comparison_and_plots(tmp_path):
     assert main(["bench", "aggregate", str(out), "--focus", "sggft"]) == 0
     md = (out / "results.md").read_text()
     summary = json.loads((out / "summary.json").read_text())
-    for png in ("metric_vs_k.png", "grad_norm_cv.png", "seconds_per_episode.png", "grad_norm_over_steps.png"):
+    for png in ("metric_vs_k.png", "metric_per_method.png", "grad_norm_cv.png", "seconds_per_episode.png", "grad_norm_over_steps.png"):
         assert (out / png).read_bytes()[:4] == b"\x89PNG"
     assert "### Mean cosine of consecutive gradients" in md and "### Update-path length" in md
     assert "source direction" not in md  # no method has cos_source: no empty table

@@ -11,7 +11,7 @@ writes, in OUT:
   the paired comparison of the focus method against the best other method by average; then the
   missing and failed cells, one per line.
 - `summary.json`: the same figures, machine-readable.
-- `metric_vs_k.png`, `grad_norm_cv.png`, `seconds_per_episode.png`, and `grad_norm_over_steps.png`
+- `metric_vs_k.png`, `metric_per_method.png`, `grad_norm_cv.png`, `seconds_per_episode.png`, and `grad_norm_over_steps.png`
   (gradient norm and running CV against the inner step, `sggft_meta.bench.curves`).
 """
 
@@ -34,7 +34,7 @@ from .stats import paired_sign_flip
 MANIFEST = "manifest.json"
 RESULTS_MD = "results.md"
 SUMMARY_JSON = "summary.json"
-PLOTS = ("metric_vs_k.png", "grad_norm_cv.png", "seconds_per_episode.png")
+PLOTS = ("metric_vs_k.png", "grad_norm_cv.png", "seconds_per_episode.png", "metric_per_method.png")
 #: trace figures tabulated per task and method (mean over seeds): key -> table title
 TRACE_FIGURES = {
     "grad_norm_cv": "Gradient-norm CV (std / mean of the per-step gradient norm)",
@@ -386,7 +386,31 @@ def render_plots(summary: dict, out: Path) -> list[Path]:
         ax.set_title(f"{summary['name']}: {title}")
         ax.legend(fontsize="small")
         paths.append(_save(fig, out / path))
+    paths.append(_metric_bars(summary, out / PLOTS[3], plt))
     return paths
+
+
+def _metric_bars(summary: dict, path: Path, plt) -> Path:
+    """Each method's average over the complete tasks, one bar per K, the std over seeds as error bar
+    (readable where the grid has one or two K, which `metric_vs_k.png` draws as stacked points)."""
+    methods, ks = summary["methods"], summary["per_k"]
+    fig, ax = plt.subplots(figsize=(max(5, 0.8 * len(methods) + 2), 4))
+    width = 0.8 / max(len(ks), 1)
+    lows = []
+    for i, (k, b) in enumerate(ks.items()):
+        scale = average_scale(b) if b["complete_tasks"] else 100.0
+        means = [b["average"][m]["mean"] * scale if b["average"].get(m) else math.nan for m in methods]
+        stds = [b["average"][m]["std"] * scale if b["average"].get(m) else math.nan for m in methods]
+        x = np.arange(len(methods)) + (i - (len(ks) - 1) / 2) * width
+        ax.bar(x, means, width, yerr=stds, capsize=2, label=f"K={k} ({len(b['complete_tasks'])} tasks)")
+        lows += [mu - sd for mu, sd in zip(means, stds) if math.isfinite(mu)]
+    if lows:  # start the axis near the data: the differences are a few points
+        ax.set_ylim(bottom=max(0.0, math.floor(min(lows) / 5) * 5 - 5))
+    ax.set_xticks(np.arange(len(methods)), methods, rotation=20, ha="right")
+    ax.set_ylabel("test metric x100, average over complete tasks")
+    ax.set_title(f"{summary['name']}: average per method (error bar: std over seeds)")
+    ax.legend(fontsize="small")
+    return _save(fig, path)
 
 
 def _save(fig, path: Path) -> Path:
