@@ -72,11 +72,12 @@ class PlainStep:
         u.masked_fill_(~ok, 0.0)
         uu = torch.where(ok, uu, torch.zeros_like(uu))
         u_sq = uu.sum()
+        u_norm = (uu + TINY).sqrt()  # [G] group norms of u, as FlatLayout.group_norm
         fresh = ~state["inited"]
         # the reference r of this step: unit(g) per group on the first taken step (u is parallel
         # to g), else the running one; cos_ref = cos(u, r)
         r = state["r"]
-        unit_dot = (uu / (uu + TINY).sqrt()).sum()  # u . unit(u)
+        unit_dot = (uu / u_norm).sum()  # u . unit(u)
         unit_sq = (uu / (uu + TINY)).sum()  # ||unit(u)||^2
         u_dot_r = torch.where(fresh, unit_dot, torch.dot(u, r))
         r_sq = torch.where(fresh, unit_sq, torch.dot(r, r))
@@ -84,11 +85,11 @@ class PlainStep:
         # r <- beta r + (1 - beta) unit(u); on the first step r = unit(g) = unit(u); skipped: unchanged
         beta = spec.beta_dir
         keep_r = torch.where(ok, torch.where(fresh, 0.0, beta), 1.0).to(r.dtype)
-        add_u = torch.where(ok, torch.where(fresh, 1.0, 1 - beta), 0.0).to(r.dtype) / (uu + TINY).sqrt()
+        add_u = torch.where(ok, torch.where(fresh, 1.0, 1 - beta), 0.0).to(r.dtype) / u_norm
         for k, (r_part, u_part) in enumerate(zip(r.split(self.sizes), u.split(self.sizes))):
             r_part.mul_(keep_r).addcmul_(u_part, add_u[k])
         # gradient-norm EMA per group (||g_k|| = ||u_k|| / clip where the step is taken)
-        g_norm = (uu + TINY).sqrt() / clip
+        g_norm = u_norm / clip
         gema = torch.where(fresh, g_norm, state["gema"])
         gema = torch.where(ok, spec.beta_mag * gema + (1 - spec.beta_mag) * g_norm, state["gema"])
         opt_state = {k[4:]: v for k, v in state.items() if k.startswith("opt.")}
