@@ -77,3 +77,37 @@ def test_rows_methods_lists_each_method_over_the_tasks_that_have_cells(tmp_path)
     assert "| method | t1 | t2 | average (1 complete tasks) | grad_norm_cv | s / episode |" in out.stdout
     assert "| a | 60.0 (0.0) | 40.0 (0.0) | 60.0 (0.0) | 2.00 | 12 |" in out.stdout  # figure averaged over t1, t2
     assert "| b | 50.0 (0.0) | - | 50.0 (0.0) | 2.00 | - |" in out.stdout
+
+
+def test_complete_only_keeps_a_partly_run_task_out_of_every_figure(tmp_path):
+    # t2 is partly run (b lacks its seeds): with --complete-only its column, its figure, its seconds
+    # and its pairs must all stay out, and it is named with its cell count
+    by = lambda vals, cv, sec: {"by_seed": dict(zip(["13", "21"], vals)), "mean": sum(vals) / len(vals), "std": 0.0,  # noqa: E731
+                                "n": len(vals), "grad_norm_cv": cv, "seconds": sec}
+    block = {"tasks": {"t1": {"scale": 100.0, "methods": {"a": by([0.6, 0.8], 1.0, 10.0), "b": by([0.5, 0.5], 2.0, 30.0)}},
+                       "t2": {"scale": 100.0, "methods": {"a": by([0.1, 0.1], 9.0, 500.0),
+                                                          "b": {"by_seed": {"13": 0.0}, "mean": 0.0, "std": 0.0, "n": 1,
+                                                                "grad_norm_cv": 5.0, "seconds": 700.0}}}},
+             "complete_tasks": ["t1"], "average": {"a": {"mean": 0.7, "std": 0.1}, "b": {"mean": 0.5, "std": 0.0}},
+             "comparison": None, "cost": {"a": {"seconds_mean": 255.0}, "b": {"seconds_mean": 253.3}}}
+    (tmp_path / "summary.json").write_text(json.dumps({"methods": ["a", "b"], "seeds": [13, 21], "per_k": {"16": block}}))
+    out = _digest(str(tmp_path), "--figures", "grad_norm_cv", "--rows", "methods", "--complete-only", "--pair", "a,b")
+    assert out.returncode == 0, out.stderr
+    assert "| method | t1 | average (1 complete tasks) | grad_norm_cv | s / episode |" in out.stdout
+    assert "| a | 70.0 (0.0) | 70.0 (10.0) | 1.00 | 10 |" in out.stdout  # figure and seconds of t1 only
+    assert "Partly run, not in this table: t2 (3 of 4 cells)" in out.stdout
+    assert "Paired a - b over 2 task-seed pairs (t1): +20.00 points, wins / ties / losses 2 / 0 / 0" in out.stdout
+    assert "Seconds per episode, mean: a 10, b 30" in out.stdout
+    # without the flag the partly run task is in (the earlier behaviour)
+    full = _digest(str(tmp_path), "--figures", "grad_norm_cv", "--rows", "methods")
+    assert "| method | t1 | t2 |" in full.stdout and "a 255" in full.stdout
+    assert "Paired a - b over 3 task-seed pairs (t1, t2)" in _digest(str(tmp_path), "--rows", "methods", "--pair", "a,b").stdout
+    bad = _digest(str(tmp_path), "--complete-only")
+    assert bad.returncode != 0 and "--complete-only goes with --rows methods" in bad.stderr
+    # a summary from before per-task seconds: the error names the fix
+    for info in block["tasks"].values():
+        for row in info["methods"].values():
+            row.pop("seconds")
+    (tmp_path / "summary.json").write_text(json.dumps({"methods": ["a", "b"], "seeds": [13, 21], "per_k": {"16": block}}))
+    old = _digest(str(tmp_path), "--rows", "methods", "--complete-only")
+    assert old.returncode != 0 and "sggft-meta bench aggregate" in old.stderr and "Traceback" not in old.stderr

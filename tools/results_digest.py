@@ -13,6 +13,11 @@ uses only tasks where every method has every seed).
 method, one column per task that has a finished cell at that K (tasks without any are left out,
 K blocks without any are skipped), the average over the complete tasks (as the grid's own table),
 then each figure averaged over those tasks and the mean seconds per episode.
+
+`--complete-only` (with `--rows methods`) keeps only the tasks where every method has every seed:
+the task columns, figures, seconds per episode and `--pair` are then over exactly the tasks of the
+average, and a partly run task is named on its own line with its cell count. A grid can so carry
+the cells of a task still being run without changing the tables written from it.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ def main() -> None:
     ap.add_argument("run")
     ap.add_argument("--figures", default="grad_norm_cv,cos_consecutive,path_length")
     ap.add_argument("--pair", default=None, help="A,B: paired comparison of method A against method B")
+    ap.add_argument("--complete-only", action="store_true",
+                    help="with --rows methods: columns, figures, seconds and --pair over the complete tasks only")
     ap.add_argument("--rows", choices=("tasks", "methods"), default="tasks",
                     help="one row per task (default) or per method (for many methods on few tasks)")
     args = ap.parse_args()
@@ -44,6 +51,9 @@ def main() -> None:
                          f"(or run `sggft-meta bench aggregate {args.run}` first)")
     summary = json.loads(path.read_text())
     methods, n = summary["methods"], len(summary["seeds"])
+    if args.complete_only and args.rows != "methods":
+        raise SystemExit("results_digest: --complete-only goes with --rows methods (the task rows already "
+                         "average over the complete tasks only)")
     figures = [f for f in args.figures.split(",") if f]
     pair = args.pair.split(",") if args.pair else None
     if pair and (len(pair) != 2 or any(m not in methods for m in pair)):
@@ -51,11 +61,17 @@ def main() -> None:
     for k, block in summary["per_k"].items():
         if args.rows == "methods":
             done = [t for t, info in block["tasks"].items() if any(info["methods"][m].get("n") for m in methods)]
+            partial = [t for t in done if t not in block["complete_tasks"]] if args.complete_only else []
+            done = [t for t in done if t not in partial]
             if not done:
+                if partial:
+                    print(f"\n**K = {k}**: no complete task yet; partly run: {partial_counts(block, methods, partial, n)}")
                 continue
             print(f"\n**K = {k}** (test metric x100, mean (std) over {n} seeds; {', '.join(figures)} averaged over "
                   f"{', '.join(done)})\n")
-            print(method_rows(block, methods, done, figures, n))
+            print(method_rows(block, methods, done, figures, n, per_task_seconds=args.complete_only))
+            if partial:
+                print(f"\nPartly run, not in this table: {partial_counts(block, methods, partial, n)}")
         else:
             print(f"\n**K = {k}** (test metric x100, mean (std) over {n} seeds; then {', '.join(figures)})\n")
             print(task_rows(block, methods, figures, n))
@@ -65,10 +81,12 @@ def main() -> None:
             print(f"\nPaired ({comp['n']} task-seed pairs): {comp['focus']} - {comp['against']} = {comp['mean_diff'] * scale:+.2f} points, "
                   f"wins / ties / losses {comp['wins']} / {comp['ties']} / {comp['losses']}, sign-flip p = {comp['p_value']:.3g}")
         if pair:
-            print("\n" + paired_line(block, *pair))
-        cost = block["cost"]
-        print("\nSeconds per episode, mean: " + ", ".join(
-            f"{m} {cost[m]['seconds_mean']:.0f}" for m in methods if cost[m]["seconds_mean"] is not None))
+            print("\n" + paired_line(block, *pair, only=block["complete_tasks"] if args.complete_only else None))
+        if args.rows == "methods" and args.complete_only:
+            secs = {m: seconds_over(block, m, done) for m in methods}
+        else:
+            secs = {m: block["cost"][m]["seconds_mean"] for m in methods}
+        print("\nSeconds per episode, mean: " + ", ".join(f"{m} {secs[m]:.0f}" for m in methods if secs[m] is not None))
 
 
 def task_rows(block: dict, methods: list[str], figures: list[str], n: int) -> str:
@@ -82,10 +100,29 @@ def task_rows(block: dict, methods: list[str], figures: list[str], n: int) -> st
     return markdown_table(head, rows)
 
 
-def method_rows(block: dict, methods: list[str], tasks: list[str], figures: list[str], n: int) -> str:
+def partial_counts(block: dict, methods: list[str], tasks: list[str], n: int) -> str:
+    """'sst5 (26 of 70 cells), ...': the finished cells of each of `tasks` at this K."""
+    return ", ".join(f"{t} ({sum(block['tasks'][t]['methods'][m].get('n') or 0 for m in methods)} of {n * len(methods)} cells)"
+                     for t in tasks)
+
+
+def seconds_over(block: dict, method: str, tasks: list[str]) -> float | None:
+    """Mean seconds per episode of `method` over `tasks` (the mean of its per-task means: equal to the
+    mean over cells where every task has every seed). Needs a summary.json written by this version."""
+    infos = [block["tasks"][t]["methods"][method] for t in tasks]
+    if any("seconds" not in i for i in infos):
+        raise SystemExit("results_digest: this summary.json has no per-task seconds (written by an older version): "
+                         "run `sggft-meta bench aggregate` on the folder again")
+    secs = [i["seconds"] for i in infos if i["seconds"] is not None]
+    return sum(secs) / len(secs) if secs else None
+
+
+def method_rows(block: dict, methods: list[str], tasks: list[str], figures: list[str], n: int,
+                per_task_seconds: bool = False) -> str:
     """One row per method: its entry on each of `tasks`, its average over the grid's complete tasks
     (every method has every seed there; the column is left out when there are none), each figure
-    averaged over the tasks where the method has it, and its mean seconds per episode."""
+    averaged over the tasks where the method has it, and its mean seconds per episode (over every
+    cell of the K, or over `tasks` with `per_task_seconds`)."""
     complete = block.get("complete_tasks") or []
     avg_head = [f"average ({len(complete)} complete tasks)"] if complete else []
     head = ["method", *tasks, *avg_head, *figures, "s / episode"]
@@ -93,17 +130,20 @@ def method_rows(block: dict, methods: list[str], tasks: list[str], figures: list
     rows = []
     for m in methods:
         vals = {f: [i["methods"][m][f] for i in infos if i["methods"][m].get(f) is not None] for f in figures}
-        sec = block["cost"][m]["seconds_mean"]
+        sec = seconds_over(block, m, tasks) if per_task_seconds else block["cost"][m]["seconds_mean"]
         avg = [format_entry(block["average"][m], average_scale(block), n)] if complete else []
         rows.append([m, *[format_entry(i["methods"][m], i["scale"], n) for i in infos], *avg,
                      *[num(sum(v) / len(v) if v else None) for v in vals.values()], "-" if sec is None else f"{sec:.0f}"])
     return markdown_table(head, rows)
 
 
-def paired_line(block: dict, a: str, b: str) -> str:
-    """`a - b` paired per (task, seed) over every pair both methods have, x100 when all its tasks are."""
+def paired_line(block: dict, a: str, b: str, only: list[str] | None = None) -> str:
+    """`a - b` paired per (task, seed) over every pair both methods have (on the tasks `only`, when
+    given), x100 when all its tasks are."""
     xs, ys, tasks = [], [], []
     for t, info in block["tasks"].items():
+        if only is not None and t not in only:
+            continue
         sa, sb = info["methods"][a].get("by_seed") or {}, info["methods"][b].get("by_seed") or {}
         common = [s for s in sa if s in sb]
         if common:

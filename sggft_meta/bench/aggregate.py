@@ -149,6 +149,9 @@ def summarize(records: Records, focus: str | None = None) -> dict:
                 vals = records.values(m, t, k)
                 mean, std = _mean_std(vals.values())
                 row[m] = {"mean": mean, "std": std, "n": len(vals), "by_seed": {str(s): v for s, v in vals.items()}}
+                secs = [records.ok[(m, t, k, s)].get("seconds") for s in vals]
+                secs = [x for x in secs if _finite(x)]
+                row[m]["seconds"] = float(np.mean(secs)) if secs else None
                 for key in TRACE_FIGURES:
                     figs = [(records.ok[(m, t, k, s)].get("trace") or {}).get(key) for s in vals]
                     figs = [f for f in figs if _finite(f)]
