@@ -51,4 +51,6 @@ def test_bad_input_names_the_problem(tmp_path):
     assert no_dev.returncode != 0 and "no dev_metric in b/t1/seed1" in no_dev.stderr
     wrong_k = _run(str(tmp_path), "--shots", "8", "--among", "a")
     assert wrong_k.returncode != 0 and "no finished cell of a at K = 8" in wrong_k.stderr
-    assert "Traceback" not in unknown.stderr + no_dev.stderr + wrong_k.stderr
+    no_run = _run(str(tmp_path / "cells"), "--shots", "16", "--among", "a")
+    assert no_run.returncode != 0 and "has no cells/ folder" in no_run.stderr
+    assert "Traceback" not in unknown.stderr + no_dev.stderr + wrong_k.stderr + no_run.stderr

@@ -22,24 +22,25 @@ from pathlib import Path
 
 import numpy as np
 
+from sggft_meta.bench.aggregate import load_records
 from sggft_meta.bench.stats import paired_sign_flip
+from sggft_meta.errors import ConfigError
 from sggft_meta.report import markdown_table
 
 
-def load(run: Path, shots: int) -> dict[tuple[str, str, int], dict]:
-    """Every finished cell at `shots`, by (method, task, seed)."""
-    cells = {}
-    for path in sorted(Path(run, "cells").rglob("seed*.json")):
-        rec = json.loads(path.read_text())
-        if rec.get("status") == "ok" and rec.get("shots") == shots:
-            cells[(rec["method"], rec["task"], rec["seed"])] = rec
-    return cells
+def load(run: Path, shots: int) -> tuple[dict[tuple[str, str, int], dict], list[int]]:
+    """Every finished cell at `shots` by (method, task, seed), read as `sggft-meta bench aggregate`
+    reads them (the run's manifest decides the grid; records outside it are ignored), and the seeds."""
+    try:
+        records = load_records(run)
+    except ConfigError as err:
+        raise SystemExit(f"pick_on_dev: {err}") from None
+    return {(m, t, s): rec for (m, t, k, s), rec in records.ok.items() if k == shots}, records.seeds
 
 
-def pick(cells: dict, among: list[str], against: list[str]) -> dict:
+def pick(cells: dict, seeds: list[int], among: list[str], against: list[str]) -> dict:
     """The per-episode choice among `among` by dev metric (ties to the earlier name) and the figures."""
     methods = among + against
-    seeds = sorted({s for (_, _, s) in cells})
     tasks = sorted({t for (_, t, _) in cells})
     complete = [t for t in tasks if all((m, t, s) in cells for m in methods for s in seeds)]
     if not complete:
@@ -88,13 +89,13 @@ def main() -> None:
     args = ap.parse_args()
     among = [m for m in args.among.split(",") if m]
     against = [m for m in args.against.split(",") if m]
-    cells = load(Path(args.run), args.shots)
+    cells, seeds = load(Path(args.run), args.shots)
     known = sorted({m for (m, _, _) in cells})
     unknown = [m for m in among + against if m not in known]
     if unknown:
         raise SystemExit(f"pick_on_dev: no finished cell of {', '.join(unknown)} at K = {args.shots} in {args.run} "
                          f"(methods there: {', '.join(known) or 'none'})")
-    res = pick(cells, among, against)
+    res = pick(cells, seeds, among, against)
     text = table(res)
     print(text)
     if args.out:
