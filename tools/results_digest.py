@@ -59,6 +59,7 @@ def main() -> None:
     if pair and (len(pair) != 2 or any(m not in methods for m in pair)):
         raise SystemExit(f"results_digest: --pair {args.pair!r}: give two methods of the grid as A,B (methods: {', '.join(methods)})")
     for k, block in summary["per_k"].items():
+        secs = {m: block["cost"][m]["seconds_mean"] for m in methods}
         if args.rows == "methods":
             done = [t for t, info in block["tasks"].items() if any(info["methods"][m].get("n") for m in methods)]
             partial = [t for t in done if t not in block["complete_tasks"]] if args.complete_only else []
@@ -69,7 +70,9 @@ def main() -> None:
                 continue
             print(f"\n**K = {k}** (test metric x100, mean (std) over {n} seeds; {', '.join(figures)} averaged over "
                   f"{', '.join(done)})\n")
-            print(method_rows(block, methods, done, figures, n, per_task_seconds=args.complete_only))
+            if args.complete_only:
+                secs = {m: seconds_over(block, m, done) for m in methods}
+            print(method_rows(block, methods, done, figures, n, secs))
             if partial:
                 print(f"\nPartly run, not in this table: {partial_counts(block, methods, partial, n)}")
         else:
@@ -82,10 +85,6 @@ def main() -> None:
                   f"wins / ties / losses {comp['wins']} / {comp['ties']} / {comp['losses']}, sign-flip p = {comp['p_value']:.3g}")
         if pair:
             print("\n" + paired_line(block, *pair, only=block["complete_tasks"] if args.complete_only else None))
-        if args.rows == "methods" and args.complete_only:
-            secs = {m: seconds_over(block, m, done) for m in methods}
-        else:
-            secs = {m: block["cost"][m]["seconds_mean"] for m in methods}
         print("\nSeconds per episode, mean: " + ", ".join(f"{m} {secs[m]:.0f}" for m in methods if secs[m] is not None))
 
 
@@ -118,11 +117,10 @@ def seconds_over(block: dict, method: str, tasks: list[str]) -> float | None:
 
 
 def method_rows(block: dict, methods: list[str], tasks: list[str], figures: list[str], n: int,
-                per_task_seconds: bool = False) -> str:
+                secs: dict[str, float | None]) -> str:
     """One row per method: its entry on each of `tasks`, its average over the grid's complete tasks
     (every method has every seed there; the column is left out when there are none), each figure
-    averaged over the tasks where the method has it, and its mean seconds per episode (over every
-    cell of the K, or over `tasks` with `per_task_seconds`)."""
+    averaged over the tasks where the method has it, and its mean seconds per episode (`secs`)."""
     complete = block.get("complete_tasks") or []
     avg_head = [f"average ({len(complete)} complete tasks)"] if complete else []
     head = ["method", *tasks, *avg_head, *figures, "s / episode"]
@@ -130,7 +128,7 @@ def method_rows(block: dict, methods: list[str], tasks: list[str], figures: list
     rows = []
     for m in methods:
         vals = {f: [i["methods"][m][f] for i in infos if i["methods"][m].get(f) is not None] for f in figures}
-        sec = seconds_over(block, m, tasks) if per_task_seconds else block["cost"][m]["seconds_mean"]
+        sec = secs[m]
         avg = [format_entry(block["average"][m], average_scale(block), n)] if complete else []
         rows.append([m, *[format_entry(i["methods"][m], i["scale"], n) for i in infos], *avg,
                      *[num(sum(v) / len(v) if v else None) for v in vals.values()], "-" if sec is None else f"{sec:.0f}"])
