@@ -60,11 +60,14 @@ def machine() -> dict:
 
 
 def git_commit(cwd: str | Path | None = None) -> str | None:
+    """The short commit of the library's checkout; outside a git checkout (a copy of the tree
+    without .git, as on a rented GPU machine) the value of $SGGFT_COMMIT, else None."""
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=cwd or Path(__file__).parent, capture_output=True, text=True, timeout=5)
-        return out.stdout.strip() or None
+        found = out.stdout.strip() if out.returncode == 0 else ""
     except (OSError, subprocess.SubprocessError):
-        return None
+        found = ""
+    return found or os.environ.get("SGGFT_COMMIT") or None
 
 
 def fmt_mean_std(mean: float, std: float, scale: float = 100.0) -> str:
