@@ -31,5 +31,9 @@ class ModelError(SggftError, ValueError):
     """A backbone cannot be loaded or does not fit the task."""
 
 
+class MissingPackageError(SggftError, ImportError):
+    """An optional package that one method needs is not installed; the message gives the install command."""
+
+
 class CheckpointError(SggftError, ValueError):
     """A saved aligner or training checkpoint is missing, corrupt, foreign or incompatible."""

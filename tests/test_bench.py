@@ -424,3 +424,27 @@ def test_reuse_copies_cells_of_the_same_definition(tiny_bert_dir, polarity_folde
     with pytest.raises(ConfigError, match="reuse: .*nope is not the --out folder of a bench run"):
         run_grid(parse_grid(typo), tmp_path / "c", log=lambda line: None)
     assert not (tmp_path / "c").exists()
+
+
+def test_method_whose_package_is_missing_blocks_only_itself(tiny_bert_dir, polarity_folder, tmp_path, monkeypatch):
+    """A grid with SetFit loads where setfit is not installed; the other methods run; SetFit refuses."""
+    from sggft_meta.baselines import setfit_runner
+    from sggft_meta.errors import MissingPackageError
+
+    def missing():
+        raise MissingPackageError("the SetFit baseline needs the `setfit` package, which is not importable; install it with: pip x")
+
+    monkeypatch.setattr(setfit_runner, "_import_setfit", missing)
+    ran = []
+    monkeypatch.setitem(BENCH_METHODS._items, "run", lambda cell, ctx: ran.append(cell.label) or {"test_metric": 0.5, "seconds": 0.1})
+    tree = _grid(tiny_bert_dir, polarity_folder)
+    tree["methods"]["setfit"] = {"kind": "setfit"}
+    grid = parse_grid(tree)
+    assert list(grid.unavailable) == ["setfit"]
+    out = tmp_path / "out"
+    for only in (None, ["setfit", "lora"]):
+        with pytest.raises(ConfigError, match=r"methods.setfit: the SetFit baseline needs .*pip x; or run the other methods alone: --methods lora,sggft"):
+            run_grid(grid, out, only_methods=only, log=lambda line: None)
+    assert not out.exists() and not ran  # refused before anything was written or run
+    run = run_grid(grid, out, only_methods=["lora", "sggft"], log=lambda line: None)
+    assert run.ran == 4 and len(ran) == 4

@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 
 from ..config import LM_BFF_SEEDS, RunConfig
-from ..errors import ConfigError, ModelError, SggftError
+from ..errors import ConfigError, MissingPackageError, ModelError, SggftError
 from ..metrics import compute
 from ..task import get_task
 
@@ -69,7 +69,7 @@ def _import_setfit():
         import sentence_transformers
         import setfit
     except ImportError as e:
-        raise SggftError(
+        raise MissingPackageError(
             f"the SetFit baseline needs the `setfit` package, which is not importable ({e}); install it with: {INSTALL_HINT}"
         ) from None
     return setfit, sentence_transformers

@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from ..config import LM_BFF_SEEDS, format_validation_error, parse_override
-from ..errors import ConfigError, SggftError
+from ..errors import ConfigError, MissingPackageError, SggftError
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 #: RunConfig fields every cell sets itself; a method may not override them
@@ -83,6 +83,13 @@ class Grid(_Strict):
     data_dir: Path | None = Field(None, description="Data folder (else --data-dir, else $SGGFT_DATA_DIR).")
     focus: str | None = Field(None, description="Method compared against the best other one (aggregate --focus overrides).")
     reuse: list[Path] = Field(default_factory=list, description="Output folders of earlier runs: a cell found there with the same definition (kind, overrides, options), task, K and seed is copied, not recomputed (paths relative to the working directory).")
+    # method -> error message, for methods whose optional package is not installed here: the grid
+    # loads (so the other methods run, and results aggregate), but running one of these refuses.
+    _unavailable: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    @property
+    def unavailable(self) -> dict[str, str]:
+        return self._unavailable
 
     @field_validator("base", mode="before")
     @classmethod
@@ -204,6 +211,8 @@ def check_grid(grid: Grid, where: str = "grid") -> None:
         if check is not None:
             try:
                 check(name, spec, grid)
+            except MissingPackageError as e:
+                grid.unavailable[name] = f"{where}: methods.{name}: {e}"
             except SggftError as e:
                 raise ConfigError(f"{where}: methods.{name}: {e}") from None
     names: dict[str, str] = {}

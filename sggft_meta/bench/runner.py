@@ -280,6 +280,11 @@ def run_grid(grid: Grid, out: str | Path, *, data_dir: str | Path | None = None,
         raise ConfigError(f"reuse: {', '.join(missing)} is not the --out folder of a bench run (no cells/ in it; "
                           f"paths are relative to the working directory {Path.cwd()})")
     mine = select_cells(grid, todo, only_tasks, only_methods, shard, only_shots)  # bad names fail before anything is written
+    blocked = [m for m in dict.fromkeys(c.method for c in mine) if m in grid.unavailable]
+    if blocked:
+        others = [m for m in grid.methods if m not in grid.unavailable]
+        hint = f"; or run the other methods alone: --methods {','.join(others)}" if others else ""
+        raise ConfigError("; ".join(grid.unavailable[m] for m in blocked) + hint)
     out.mkdir(parents=True, exist_ok=True)
     (out / GRID_COPY).write_text(dump_grid(grid), encoding="utf-8")
     write_json_atomic(out / MANIFEST, manifest(grid, todo))
