@@ -448,3 +448,12 @@ def test_method_whose_package_is_missing_blocks_only_itself(tiny_bert_dir, polar
     assert not out.exists() and not ran  # refused before anything was written or run
     run = run_grid(grid, out, only_methods=["lora", "sggft"], log=lambda line: None)
     assert run.ran == 4 and len(ran) == 4
+
+
+def test_line_plots_tell_fourteen_methods_apart():
+    from sggft_meta.bench.aggregate import method_styles
+
+    methods = [f"m{i}" for i in range(14)]
+    styles = method_styles(methods)
+    assert len({(s["color"], s["marker"]) for s in styles.values()}) == 14
+    assert len({s["color"] for s in styles.values()}) == 14  # not the 10-colour default cycle

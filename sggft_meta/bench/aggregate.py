@@ -349,6 +349,20 @@ def _p(p) -> str:
 
 
 # ----------------------------------------------------------------------------- plots
+MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+
+
+def method_styles(methods: list[str]) -> dict[str, dict]:
+    """One distinct look per method, in grid order, for every line plot: 20 colours (tab20) and a
+    marker that changes with them, so 14 methods never share a colour and marker the way
+    matplotlib's 10-colour default cycle makes them."""
+    import matplotlib
+
+    cmap = matplotlib.colormaps["tab20"]
+    return {m: {"color": cmap(i % 20), "marker": MARKERS[i % len(MARKERS)],
+                "linestyle": "-" if i < 20 else "--"} for i, m in enumerate(methods)}
+
+
 def render_plots(summary: dict, out: Path) -> list[Path]:
     import matplotlib
 
@@ -358,19 +372,20 @@ def render_plots(summary: dict, out: Path) -> list[Path]:
     methods, ks = summary["methods"], summary["per_k"]
     paths = []
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(6 + (1.6 if len(methods) > 6 else 0), 4))
+    styles = method_styles(methods)
     for m in methods:
         pts = [(int(k), b["average"][m]["mean"] * 100, b["average"][m]["std"] * 100) for k, b in ks.items() if b["average"].get(m)]
         if pts:
             x, y, e = zip(*pts)
-            ax.errorbar(x, y, yerr=e, marker="o", capsize=3, label=m)
+            ax.errorbar(x, y, yerr=e, capsize=3, label=m, alpha=0.9, **styles[m])
     ax.set_xscale("log", base=2)
     ax.set_xticks([int(k) for k in ks], [str(k) for k in ks])
     ax.set_xlabel("K (examples per class)")
     ax.set_ylabel("test metric x100, average over tasks")
     ax.set_title(f"{summary['name']}: metric against K")
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize="small")
+    if ax.get_legend_handles_labels()[0]:  # beside the axes when many methods would hide the lines
+        ax.legend(fontsize="small", **({"loc": "upper left", "bbox_to_anchor": (1.01, 1.0)} if len(methods) > 6 else {}))
     paths.append(_save(fig, out / PLOTS[0]))
 
     for key, ylabel, title, path in (("grad_norm_cv_mean", "gradient-norm CV (mean over episodes)", "gradient-norm CV per method", PLOTS[1]),

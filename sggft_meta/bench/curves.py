@@ -78,6 +78,9 @@ def render_step_plot(summary: dict, out: Path) -> Path | None:
     ks = [k for k, b in summary["per_k"].items() if b.get("steps")]
     if not ks:
         return None
+    from .aggregate import method_styles
+
+    styles = method_styles(summary["methods"])
     fig, axes = plt.subplots(2, len(ks), figsize=(max(7, 5.5 * len(ks)), 7.5), squeeze=False, sharex="col")
     for j, k in enumerate(ks):
         for m, c in summary["per_k"][k]["steps"].items():
@@ -85,7 +88,8 @@ def render_step_plot(summary: dict, out: Path) -> Path | None:
             if not keep:
                 continue
             x = np.array(keep) + 1
-            line = axes[0][j].plot(x, [c["median"][t] for t in keep], label=m)[0]
+            color = styles[m]["color"] if m in styles else None
+            line = axes[0][j].plot(x, [c["median"][t] for t in keep], label=m, color=color)[0]
             axes[0][j].fill_between(x, [c["q25"][t] for t in keep], [c["q75"][t] for t in keep],
                                     color=line.get_color(), alpha=0.15)
             cv = [(t + 1, c["running_cv"][t]) for t in keep if c["running_cv"][t] is not None]
