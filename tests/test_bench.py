@@ -445,6 +445,9 @@ def test_method_whose_package_is_missing_blocks_only_itself(tiny_bert_dir, polar
     for only in (None, ["setfit", "lora"]):
         with pytest.raises(ConfigError, match=r"methods.setfit: the SetFit baseline needs .*pip x; or run the other methods alone: --methods lora,sggft"):
             run_grid(grid, out, only_methods=only, log=lambda line: None)
+    for i in (1, 2, 3, 4):  # each shard refuses, also one whose share has no SetFit cell
+        with pytest.raises(ConfigError, match="methods.setfit: the SetFit baseline needs"):
+            run_grid(grid, out, shard=(i, 4), log=lambda line: None)
     assert not out.exists() and not ran  # refused before anything was written or run
     run = run_grid(grid, out, only_methods=["lora", "sggft"], log=lambda line: None)
     assert run.ran == 4 and len(ran) == 4

@@ -280,7 +280,9 @@ def run_grid(grid: Grid, out: str | Path, *, data_dir: str | Path | None = None,
         raise ConfigError(f"reuse: {', '.join(missing)} is not the --out folder of a bench run (no cells/ in it; "
                           f"paths are relative to the working directory {Path.cwd()})")
     mine = select_cells(grid, todo, only_tasks, only_methods, shard, only_shots)  # bad names fail before anything is written
-    blocked = [m for m in dict.fromkeys(c.method for c in mine) if m in grid.unavailable]
+    # every shard of a run refuses alike, whether or not its own share holds the method's cells
+    wanted = select_cells(grid, todo, only_tasks, only_methods, None, only_shots) if shard else mine
+    blocked = [m for m in dict.fromkeys(c.method for c in wanted) if m in grid.unavailable]
     if blocked:
         others = [m for m in grid.methods if m not in grid.unavailable]
         hint = f"; or run the other methods alone: --methods {','.join(others)}" if others else ""
