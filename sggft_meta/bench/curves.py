@@ -88,8 +88,7 @@ def render_step_plot(summary: dict, out: Path) -> Path | None:
             if not keep:
                 continue
             x = np.array(keep) + 1
-            color = styles[m]["color"] if m in styles else None
-            line = axes[0][j].plot(x, [c["median"][t] for t in keep], label=m, color=color)[0]
+            line = axes[0][j].plot(x, [c["median"][t] for t in keep], label=m, color=styles[m]["color"])[0]
             axes[0][j].fill_between(x, [c["q25"][t] for t in keep], [c["q75"][t] for t in keep],
                                     color=line.get_color(), alpha=0.15)
             cv = [(t + 1, c["running_cv"][t]) for t in keep if c["running_cv"][t] is not None]
