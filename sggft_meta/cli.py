@@ -7,7 +7,7 @@
     sggft-meta meta-train --sources mnli,trec,ag_news --out DIR [--config meta.yaml] [key=value ...]
     sggft-meta evaluate --task sst2 --aligner DIR [--shots 16] [key=value ...]
     sggft-meta bench run GRID.yaml --out OUT [--data-dir DIR] [--shard I/N] [--tasks A,B] [--methods M,N] [--shots 8,16] [--fail-fast]
-    sggft-meta bench aggregate OUT [--focus METHOD]
+    sggft-meta bench aggregate OUT [--focus METHOD] [--against A,B]
 
 Input errors print one line (`sggft-meta: error: ...`) and exit with status 2.
 """
@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench_agg = bench_sub.add_parser("aggregate", help="tables, summary.json and plots from the cells of a run")
     bench_agg.add_argument("out", help="the --out folder of `bench run`")
     bench_agg.add_argument("--focus", help="method compared (paired, per task and seed) against the best other method")
+    bench_agg.add_argument("--against", type=lambda s: [x for x in s.split(",") if x],
+                           help="comma-separated: compare the focus with the best of these by average (default: the "
+                           "grid's `against`, else every other method)")
     return parser
 
 
@@ -262,7 +265,7 @@ def cmd_bench_run(args) -> int:
 def cmd_bench_aggregate(args) -> int:
     from .bench import aggregate
 
-    summary = aggregate(args.out, focus=args.focus)
+    summary = aggregate(args.out, focus=args.focus, against=args.against)
     c = summary["cells"]
     print(f"{c['ok']} cells ok, {c['errors']} failed, {c['missing']} missing, of {c['expected']}; results: {args.out}/results.md")
     return 0

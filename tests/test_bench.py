@@ -222,6 +222,32 @@ def test_aggregate_tables_average_comparison_and_plots(tmp_path):
     assert main(["bench", "aggregate", str(out), "--focus", "sgft"]) == 2
 
 
+def test_comparison_against_named_baselines_only(tmp_path, capsys):
+    # the best method by average is an ablation of the focus ("sggft_mag"); the comparison with
+    # `against` must pick the best of the baselines named, not the ablation
+    out = tmp_path / "out"
+    _fake_cells(out, {"sggft": 0.78, "sggft_mag": 0.85, "lora": 0.75, "full": 0.70}, ["t1", "t2"], [4], [13, 21, 42])
+    manifest = json.loads((out / "manifest.json").read_text())
+    (out / "manifest.json").write_text(json.dumps({**manifest, "focus": "sggft", "against": ["lora", "full"]}))
+    assert main(["bench", "aggregate", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    comp = summary["per_k"]["4"]["comparison"]
+    assert comp["against"] == "lora" and comp["pool"] == ["lora", "full"] and comp["mean_diff"] == pytest.approx(0.03)
+    md = (out / "results.md").read_text()
+    assert "Against the best by average of: lora, full." in md and "| sggft | lora | 6 | +3.00 |" in md
+    # without the pool (another focus named on the command line) the best other method is the ablation
+    assert main(["bench", "aggregate", str(out), "--focus", "lora"]) == 0
+    assert json.loads((out / "summary.json").read_text())["per_k"]["4"]["comparison"]["against"] == "sggft_mag"
+    # --against on the command line overrides the run's pool; a wrong name is one clear line
+    assert main(["bench", "aggregate", str(out), "--against", "full"]) == 0
+    assert json.loads((out / "summary.json").read_text())["per_k"]["4"]["comparison"]["against"] == "full"
+    capsys.readouterr()
+    assert main(["bench", "aggregate", str(out), "--against", "lroa"]) == 2
+    assert "--against 'lroa' is not a method of this run; did you mean 'lora'?" in capsys.readouterr().err
+    assert main(["bench", "aggregate", str(out), "--against", "sggft"]) == 2
+    assert "--against 'sggft' is the focus itself" in capsys.readouterr().err
+
+
 def test_per_k_average_table_keeps_unscaled_metrics_unscaled(tmp_path):
     # t2 reports an unbounded metric (mse): no average over t1 and t2 may be printed x100
     out = tmp_path / "out"
@@ -254,6 +280,11 @@ def test_per_k_average_table_keeps_unscaled_metrics_unscaled(tmp_path):
      "shots.0: Input should be greater than or equal to 1"),
     ({"tasks": ["demo_product_reviews"], "shots": [4], "methods": {"a": {"kind": "run"}}, "focus": "b"},
      "focus 'b' is not a method of the grid"),
+    ({"tasks": ["demo_product_reviews"], "shots": [4], "methods": {"a": {"kind": "run"}, "bb": {"kind": "run"}},
+      "focus": "a", "against": ["b"]},
+     "against: 'b' is not a method of the grid; did you mean 'bb'?"),
+    ({"tasks": ["demo_product_reviews"], "shots": [4], "methods": {"a": {"kind": "run"}, "b": {"kind": "run"}}, "against": ["b"]},
+     "against needs a focus"),
 ])
 def test_bad_grid_is_one_clear_error(tmp_path, capsys, tree, message):
     path = tmp_path / "g.yaml"

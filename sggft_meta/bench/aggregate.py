@@ -8,7 +8,8 @@ writes, in OUT:
   (population std, x100), with an "average" row over the tasks where every method has every seed;
   trace tables (mean over seeds of the gradient-norm CV, the mean consecutive-gradient cosine,
   the update-path length and, where a source direction was used, the source cosine); seconds per episode and peak memory per method;
-  the paired comparison of the focus method against the best other method by average; then the
+  the paired comparison of the focus method against the best other method by average (or the best
+  of the grid's `against` baselines); then the
   missing and failed cells, one per line.
 - `summary.json`: the same figures, machine-readable.
 - `metric_vs_k.png`, `metric_per_method.png`, `grad_norm_cv.png`, `seconds_per_episode.png`, and `grad_norm_over_steps.png`
@@ -54,6 +55,7 @@ class Records:
     seeds: list[int]
     name: str = "bench"
     focus: str | None = None
+    against: list[str] | None = None  # the focus's comparison pool (None: every other method)
     ok: dict[tuple, dict] = field(default_factory=dict)  # (method, task, K, seed) -> record
     errors: dict[tuple, dict] = field(default_factory=dict)
     ignored: int = 0  # records outside the expected grid
@@ -98,7 +100,7 @@ def load_records(out: str | Path) -> Records:
     if manifest.is_file():
         m = json.loads(manifest.read_text(encoding="utf-8"))
         recs = Records(list(m["methods"]), list(m["tasks"]), [int(k) for k in m["shots"]], [int(s) for s in m["seeds"]],
-                       m.get("name", "bench"), m.get("focus"), definitions=m.get("definitions", {}))
+                       m.get("name", "bench"), m.get("focus"), m.get("against"), definitions=m.get("definitions", {}))
     else:
         def uniq(key):
             return sorted({r[key] for r in found})
@@ -131,13 +133,22 @@ def _mean_std(values) -> tuple[float, float]:
     return (float(arr.mean()), float(arr.std())) if arr.size else (math.nan, math.nan)
 
 
-def summarize(records: Records, focus: str | None = None) -> dict:
-    """Every figure of the report, as a JSON-safe dict."""
+def summarize(records: Records, focus: str | None = None, against: list[str] | None = None) -> dict:
+    """Every figure of the report, as a JSON-safe dict. `focus` is compared (paired) against the best
+    of `against` by average (default: the run's own choice, else every other method)."""
+    if against is None and focus in (None, records.focus):
+        against = records.against  # the run's pool belongs to the run's focus, not to one named on the command line
     focus = focus if focus is not None else records.focus
     if focus is not None and focus not in records.methods:
         hint = closest(focus, records.methods)
         raise ConfigError(f"--focus {focus!r} is not a method of this run" + (f"; did you mean {hint[0]!r}?" if hint else "")
                           + f" (methods: {', '.join(records.methods)})")
+    for name in against or ():
+        if name not in records.methods or name == focus:
+            hint = closest(name, [m for m in records.methods if m != focus])
+            why = "is the focus itself" if name == focus else "is not a method of this run"
+            raise ConfigError(f"--against {name!r} {why}" + (f"; did you mean {hint[0]!r}?" if hint and name != focus else "")
+                              + f" (methods: {', '.join(records.methods)})")
     per_k = {}
     for k in records.shots:
         complete = records.complete_tasks(k)
@@ -184,12 +195,13 @@ def summarize(records: Records, focus: str | None = None) -> dict:
                        "grad_norm_cv_mean": float(np.mean(cvs)) if cvs else None, "grad_norm_cv_n": len(cvs)}
         per_k[str(k)] = {"complete_tasks": complete, "left_out": [t for t in records.tasks if t not in complete],
                          "tasks": tasks, "average": average, "cost": cost, "steps": step_curves(records, k),
-                         "comparison": _compare(records, k, complete, average, focus)}
+                         "comparison": _compare(records, k, complete, average, focus, against)}
     return {
         "name": records.name,
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "methods": records.methods, "tasks": records.tasks, "shots": records.shots, "seeds": records.seeds,
         "focus": focus,
+        "against": list(against) if against else None,
         "definitions": records.definitions,
         "provenance": _provenance(records),
         "cells": {"expected": len(records.expected()), "ok": len(records.ok), "errors": len(records.errors),
@@ -200,18 +212,21 @@ def summarize(records: Records, focus: str | None = None) -> dict:
     }
 
 
-def _compare(records: Records, k: int, complete: list[str], average: dict, focus: str | None) -> dict | None:
+def _compare(records: Records, k: int, complete: list[str], average: dict, focus: str | None,
+             against: list[str] | None = None) -> dict | None:
     if focus is None:
         return None
-    others = [m for m in records.methods if m != focus and average.get(m)]
+    pool = [m for m in (against or records.methods) if m != focus]
+    others = [m for m in pool if average.get(m)]
     if not complete or not others or not average.get(focus):
-        return {"focus": focus, "against": None, "reason": "no task has every seed of every method" if not complete else "no other method"}
+        return {"focus": focus, "against": None, "pool": pool,
+                "reason": "no task has every seed of every method" if not complete else "no other method"}
     best = max(others, key=lambda m: average[m]["mean"])
     pairs = [(t, s) for t in complete for s in records.seeds]
     a = [records.ok[(focus, t, k, s)]["test_metric"] for t, s in pairs]
     b = [records.ok[(best, t, k, s)]["test_metric"] for t, s in pairs]
     test = paired_sign_flip(a, b)
-    return {"focus": focus, "against": best, "pairs": [[t, s] for t, s in pairs], **test.to_json()}
+    return {"focus": focus, "against": best, "pool": pool, "pairs": [[t, s] for t, s in pairs], **test.to_json()}
 
 
 def _provenance(records: Records) -> dict:
@@ -315,8 +330,10 @@ def render_markdown(summary: dict) -> str:
             lines += [f"{comp['focus']}: no comparison ({comp['reason']}).", ""]
         else:
             scale = average_scale(block)
+            if summary.get("against"):
+                lines += [f"Against the best by average of: {', '.join(summary['against'])}.", ""]
             lines += [markdown_table(
-                ["focus", "best other (by average)", "pairs (task, seed)", "mean difference", "wins / ties / losses", "p (two-sided)", "test"],
+                ["focus", "best baseline (by average)" if summary.get("against") else "best other (by average)", "pairs (task, seed)", "mean difference", "wins / ties / losses", "p (two-sided)", "test"],
                 [[comp["focus"], comp["against"], comp["n"], f"{comp['mean_diff'] * scale:+.2f}",
                   f"{comp['wins']} / {comp['ties']} / {comp['losses']}", _p(comp["p_value"]),
                   f"sign-flip, {comp['method']} ({comp['flips']} assignments)"]]), ""]
@@ -440,11 +457,11 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def aggregate(out: str | Path, focus: str | None = None, *, plots: bool = True) -> dict:
+def aggregate(out: str | Path, focus: str | None = None, *, against: list[str] | None = None, plots: bool = True) -> dict:
     """Write results.md, summary.json and the plots into `out`; return the summary."""
     out = Path(out)
     records = load_records(out)
-    summary = summarize(records, focus)
+    summary = summarize(records, focus, against)
     write_json_atomic(out / SUMMARY_JSON, summary)
     (out / RESULTS_MD).write_text(render_markdown(summary), encoding="utf-8")
     if plots:

@@ -6,6 +6,7 @@
     seeds: [13, 21, 42, 87, 100]        # default: the five LM-BFF seeds
     base: [model.name=minilm]           # key=value RunConfig overrides for every method
     focus: sggft                        # default method of the paired comparison (optional)
+    against: [lora]                     # compared with the best of these (optional; default every other)
     methods:
       finetune_lora: {kind: run, overrides: [method=finetune, model.adapt=lora]}
       setfit: {kind: setfit, options: {num_iterations: 20}}
@@ -82,6 +83,7 @@ class Grid(_Strict):
     methods: dict[str, MethodSpec] = Field(..., min_length=1, description="Method name -> spec; the name names the cell folder.")
     data_dir: Path | None = Field(None, description="Data folder (else --data-dir, else $SGGFT_DATA_DIR).")
     focus: str | None = Field(None, description="Method compared against the best other one (aggregate --focus overrides).")
+    against: list[str] | None = Field(None, min_length=1, description="The baselines the focus is compared against: the best of these by average (default: every other method; aggregate --against overrides). Leaves the focus's own ablations out of the comparison.")
     reuse: list[Path] = Field(default_factory=list, description="Output folders of earlier runs: a cell found there with the same definition (kind, overrides, options), task, K and seed is copied, not recomputed (paths relative to the working directory).")
     # method -> error message, for methods whose optional package is not installed here: the grid
     # loads (so the other methods run, and results aggregate), but running one of these refuses.
@@ -124,6 +126,16 @@ class Grid(_Strict):
 
             hint = closest(self.focus, list(self.methods))
             raise ValueError(f"focus {self.focus!r} is not a method of the grid" + (f"; did you mean {hint[0]!r}?" if hint else ""))
+        if self.against is not None:
+            from .._registry import closest
+
+            if self.focus is None:
+                raise ValueError("against needs a focus: the method compared against them")
+            for name in self.against:
+                if name not in self.methods or name == self.focus:
+                    hint = closest(name, [m for m in self.methods if m != self.focus])
+                    what = "is the focus itself" if name == self.focus else "is not a method of the grid"
+                    raise ValueError(f"against: {name!r} {what}" + (f"; did you mean {hint[0]!r}?" if hint and name != self.focus else ""))
         return self
 
 

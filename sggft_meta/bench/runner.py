@@ -395,7 +395,7 @@ def command_line() -> str:
 def manifest(grid: Grid, cells: list[Cell]) -> dict:
     """The grid's axes with task names as the records spell them (aggregation reads this)."""
     tasks = list(dict.fromkeys(c.task_name for c in cells))
-    return {"name": grid.name, "focus": grid.focus, "methods": list(grid.methods), "tasks": tasks,
+    return {"name": grid.name, "focus": grid.focus, "against": grid.against, "methods": list(grid.methods), "tasks": tasks,
             "shots": list(grid.shots), "seeds": list(grid.seeds),
             "definitions": {m: {"kind": spec.kind, "overrides": [*grid.base, *spec.overrides], "options": spec.options,
                                 "description": spec.description} for m, spec in grid.methods.items()}}
