@@ -285,6 +285,9 @@ def test_per_k_average_table_keeps_unscaled_metrics_unscaled(tmp_path):
      "against: 'b' is not a method of the grid; did you mean 'bb'?"),
     ({"tasks": ["demo_product_reviews"], "shots": [4], "methods": {"a": {"kind": "run"}, "b": {"kind": "run"}}, "against": ["b"]},
      "against needs a focus"),
+    ({"tasks": ["demo_product_reviews"], "shots": [4], "methods": {"a": {"kind": "run"}, "b": {"kind": "run"}},
+      "focus": "a", "against": ["a"]},
+     "against: 'a' is the focus itself"),
 ])
 def test_bad_grid_is_one_clear_error(tmp_path, capsys, tree, message):
     path = tmp_path / "g.yaml"

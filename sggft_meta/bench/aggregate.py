@@ -143,12 +143,9 @@ def summarize(records: Records, focus: str | None = None, against: list[str] | N
         hint = closest(focus, records.methods)
         raise ConfigError(f"--focus {focus!r} is not a method of this run" + (f"; did you mean {hint[0]!r}?" if hint else "")
                           + f" (methods: {', '.join(records.methods)})")
-    for name in against or ():
-        if name not in records.methods or name == focus:
-            hint = closest(name, [m for m in records.methods if m != focus])
-            why = "is the focus itself" if name == focus else "is not a method of this run"
-            raise ConfigError(f"--against {name!r} {why}" + (f"; did you mean {hint[0]!r}?" if hint and name != focus else "")
-                              + f" (methods: {', '.join(records.methods)})")
+    problem = against_problem(against, records.methods, focus, label="--against", where="this run")
+    if problem:
+        raise ConfigError(f"{problem} (methods: {', '.join(records.methods)})")
     per_k = {}
     for k in records.shots:
         complete = records.complete_tasks(k)
@@ -210,6 +207,18 @@ def summarize(records: Records, focus: str | None = None, against: list[str] | N
         "missing": [label(c) for c in records.missing()],
         "errors": [{"cell": label(c), "error": r.get("error", f"status {r.get('status')!r}")} for c, r in sorted(records.errors.items())],
     }
+
+
+def against_problem(against, methods, focus: str | None, *, label: str, where: str) -> str | None:
+    """Why `against` cannot be the focus's comparison pool (a name that is the focus itself, or not
+    one of `methods`, with the closest method), or None. Shared by the grid and `aggregate --against`."""
+    for name in against or ():
+        if name == focus:
+            return f"{label} {name!r} is the focus itself"
+        if name not in methods:
+            hint = closest(name, [m for m in methods if m != focus])
+            return f"{label} {name!r} is not a method of {where}" + (f"; did you mean {hint[0]!r}?" if hint else "")
+    return None
 
 
 def _compare(records: Records, k: int, complete: list[str], average: dict, focus: str | None,

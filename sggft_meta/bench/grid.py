@@ -127,15 +127,13 @@ class Grid(_Strict):
             hint = closest(self.focus, list(self.methods))
             raise ValueError(f"focus {self.focus!r} is not a method of the grid" + (f"; did you mean {hint[0]!r}?" if hint else ""))
         if self.against is not None:
-            from .._registry import closest
+            from .aggregate import against_problem
 
             if self.focus is None:
                 raise ValueError("against needs a focus: the method compared against them")
-            for name in self.against:
-                if name not in self.methods or name == self.focus:
-                    hint = closest(name, [m for m in self.methods if m != self.focus])
-                    what = "is the focus itself" if name == self.focus else "is not a method of the grid"
-                    raise ValueError(f"against: {name!r} {what}" + (f"; did you mean {hint[0]!r}?" if hint and name != self.focus else ""))
+            problem = against_problem(self.against, list(self.methods), self.focus, label="against:", where="the grid")
+            if problem:
+                raise ValueError(problem)
         return self
 
 
