@@ -31,9 +31,23 @@ def _int_list(flag: str, what: str, example: str):
     """An argparse `type` for `--flag 1,2,3`: a list of ints, or a one-line error naming the flag."""
     def parse(text: str) -> list[int]:
         try:
-            return [int(s) for s in text.split(",") if s.strip()]
+            values = [int(s) for s in text.split(",") if s.strip()]
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{flag} takes comma-separated {what} like {example}, got {text!r}") from None
+            values = []
+        if not values:
+            raise argparse.ArgumentTypeError(f"{flag} takes comma-separated {what} like {example}, got {text!r}")
+        return values
+    return parse
+
+
+def _name_list(flag: str, example: str):
+    """An argparse `type` for `--flag a,b`: a non-empty list of names, or a one-line error naming the flag
+    (an empty list would silently mean something else than what was asked for)."""
+    def parse(text: str) -> list[str]:
+        names = [x.strip() for x in text.split(",") if x.strip()]
+        if not names:
+            raise argparse.ArgumentTypeError(f"{flag} takes comma-separated method names like {example}, got {text!r}")
+        return names
     return parse
 
 
@@ -102,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench_agg = bench_sub.add_parser("aggregate", help="tables, summary.json and plots from the cells of a run")
     bench_agg.add_argument("out", help="the --out folder of `bench run`")
     bench_agg.add_argument("--focus", help="method compared (paired, per task and seed) against the best other method")
-    bench_agg.add_argument("--against", type=lambda s: [x for x in s.split(",") if x],
+    bench_agg.add_argument("--against", type=_name_list("--against", "finetune_lora,reptile"),
                            help="comma-separated: compare the focus with the best of these by average (default: the "
                            "grid's `against`, else every other method)")
     return parser

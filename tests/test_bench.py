@@ -246,6 +246,11 @@ def test_comparison_against_named_baselines_only(tmp_path, capsys):
     assert "--against 'lroa' is not a method of this run; did you mean 'lora'?" in capsys.readouterr().err
     assert main(["bench", "aggregate", str(out), "--against", "sggft"]) == 2
     assert "--against 'sggft' is the focus itself" in capsys.readouterr().err
+    # an empty list is refused, not read as "every other method"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "aggregate", str(out), "--against", ","])
+    assert exit_info.value.code == 2
+    assert "--against takes comma-separated method names like finetune_lora,reptile, got ','" in capsys.readouterr().err
 
 
 def test_per_k_average_table_keeps_unscaled_metrics_unscaled(tmp_path):

@@ -110,8 +110,10 @@ def test_finetune_needs_a_task(capsys):
     assert_clean_error(code, err, "--task")
 
 
-def test_bad_seeds_flag_is_an_argparse_error(capsys):
+@pytest.mark.parametrize("seeds", ["13,x", ",", ""])
+def test_bad_seeds_flag_is_an_argparse_error(capsys, seeds):
+    # a seed that is not an integer, or no seed at all (which would run nothing), is refused by name
     with pytest.raises(SystemExit) as exc:
-        main(["finetune", "--task", "sst2", "--seeds", "13,x"])
+        main(["finetune", "--task", "sst2", "--seeds", seeds])
     assert exc.value.code == 2
-    assert "comma-separated integers" in capsys.readouterr().err
+    assert f"--seeds takes comma-separated integers like 13,21,42, got {seeds!r}" in capsys.readouterr().err
