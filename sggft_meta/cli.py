@@ -22,11 +22,6 @@ from .errors import SggftError
 QUICKSTART_DEFAULTS = {"shots": 8, "seeds": [13, 21, 42], "train": {"max_steps": 60}}
 
 
-def _names(text: str | None) -> list[str] | None:
-    """`a,b` -> ["a", "b"]; None or empty -> None."""
-    return ([x for x in text.split(",") if x] or None) if text else None
-
-
 def _int_list(flag: str, what: str, example: str):
     """An argparse `type` for `--flag 1,2,3`: a list of ints, or a one-line error naming the flag."""
     def parse(text: str) -> list[int]:
@@ -40,13 +35,13 @@ def _int_list(flag: str, what: str, example: str):
     return parse
 
 
-def _name_list(flag: str, example: str):
-    """An argparse `type` for `--flag a,b`: a non-empty list of names, or a one-line error naming the flag
-    (an empty list would silently mean something else than what was asked for)."""
+def _name_list(flag: str, example: str, what: str = "method names"):
+    """An argparse `type` for `--flag a, b`: a non-empty list of names, spaces stripped, or a one-line
+    error naming the flag (an empty list would silently mean something else than what was asked for)."""
     def parse(text: str) -> list[str]:
         names = [x.strip() for x in text.split(",") if x.strip()]
         if not names:
-            raise argparse.ArgumentTypeError(f"{flag} takes comma-separated method names like {example}, got {text!r}")
+            raise argparse.ArgumentTypeError(f"{flag} takes comma-separated {what} like {example}, got {text!r}")
         return names
     return parse
 
@@ -108,8 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench_run.add_argument("--data-dir", help="folder with one sub-folder per task (else the grid's data_dir, else SGGFT_DATA_DIR)")
     bench_run.add_argument("--shard", help="I/N: run only every N-th cell starting at the I-th, so N processes can share "
                            "one grid and --out (each aggregates what is finished)")
-    bench_run.add_argument("--tasks", help="comma-separated: run only these tasks of the grid (the others stay missing)")
-    bench_run.add_argument("--methods", help="comma-separated: run only these methods of the grid (the others stay missing)")
+    bench_run.add_argument("--tasks", type=_name_list("--tasks", "sst2,rte", "task names"), help="comma-separated: run only these tasks of the grid (the others stay missing)")
+    bench_run.add_argument("--methods", type=_name_list("--methods", "finetune_lora,sggft_all"), help="comma-separated: run only these methods of the grid (the others stay missing)")
     bench_run.add_argument("--shots", dest="only_shots", type=_shots,
                            help="comma-separated K values: run only these K of the grid (the others stay missing)")
     bench_run.add_argument("--fail-fast", action="store_true", help="stop at the first failed cell (default: record it and go on)")
@@ -268,7 +263,7 @@ def cmd_bench_run(args) -> int:
 
     shard = parse_shard(args.shard) if args.shard else None
     run = run_grid(load_grid(args.grid), args.out, data_dir=args.data_dir, fail_fast=args.fail_fast, shard=shard,
-                   only_tasks=_names(args.tasks), only_methods=_names(args.methods), only_shots=args.only_shots)
+                   only_tasks=args.tasks, only_methods=args.methods, only_shots=args.only_shots)
     aggregate(args.out)
     copied = f"{run.reused} copied (reuse), " if run.reused else ""
     print(f"{run.ran} cells run, {run.skipped} skipped (done earlier), {copied}{len(run.failed)} failed, of {run.total}; "

@@ -441,6 +441,29 @@ def test_shots_filter_runs_only_those_k(tiny_bert_dir, polarity_folder, tmp_path
     assert "--shots takes comma-separated K values" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flag, what", [("--tasks", "task names like sst2,rte"),
+                                         ("--methods", "method names like finetune_lora,sggft_all")])
+def test_bench_run_name_filters_strip_spaces_and_refuse_an_empty_list(flag, what, tmp_path, monkeypatch, capsys):
+    import sggft_meta.bench as bench
+
+    seen = {}
+
+    def fake_run_grid(grid, out, **kw):
+        seen.update(kw)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(bench, "load_grid", lambda path: None)
+    monkeypatch.setattr(bench, "run_grid", fake_run_grid)
+    with pytest.raises(SystemExit):
+        main(["bench", "run", "g.yaml", "--out", str(tmp_path), flag, " a , b,"])
+    assert seen["only_tasks" if flag == "--tasks" else "only_methods"] == ["a", "b"]
+    # "," must not be read as "no filter" (every task or method of the grid)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "run", "g.yaml", "--out", str(tmp_path), flag, ","])
+    assert exit_info.value.code == 2
+    assert f"{flag} takes comma-separated {what}, got ','" in capsys.readouterr().err
+
+
 def test_reuse_copies_cells_of_the_same_definition(tiny_bert_dir, polarity_folder, tmp_path, monkeypatch):
     ran = []
     monkeypatch.setitem(BENCH_METHODS._items, "run",
