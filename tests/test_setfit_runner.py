@@ -87,7 +87,7 @@ def test_missing_setfit_gives_install_hint(monkeypatch, tiny_task):
         run_setfit(str(tiny_task), 4, [13], None)
 
 
-def test_command_line_writes_json(tiny_st_body, tiny_task, tmp_path):
+def test_command_line_writes_json(tiny_st_body, tiny_task, tmp_path, capsys):
     from sggft_meta.baselines.setfit_runner import main
 
     out = tmp_path / "setfit.json"
@@ -98,3 +98,6 @@ def test_command_line_writes_json(tiny_st_body, tiny_task, tmp_path):
     assert payload["overrides"] == {"show_progress_bar": False, "num_iterations": 1}
     assert len(payload["seeds"]) == 1
     assert main(["--task", str(tiny_task), "--shots", "2", "bogus=1"]) == 2  # a bad override: one line, status 2
+    with pytest.raises(SystemExit) as exit_info:  # a malformed seed list: the flag named, status 2, no traceback
+        main(["--task", str(tiny_task), "--shots", "2", "--seeds", "13,x"])
+    assert exit_info.value.code == 2 and "--seeds takes comma-separated integers like 13,21,42" in capsys.readouterr().err

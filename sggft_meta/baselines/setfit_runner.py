@@ -220,10 +220,12 @@ def _parse_value(text: str) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ..cli import _seeds
+
     parser = argparse.ArgumentParser(prog="python -m sggft_meta.baselines.setfit_runner", description="SetFit baseline on LM-BFF splits.")
     parser.add_argument("--task", required=True)
     parser.add_argument("--shots", type=int, default=16)
-    parser.add_argument("--seeds", default=",".join(str(s) for s in LM_BFF_SEEDS))
+    parser.add_argument("--seeds", type=_seeds, default=list(LM_BFF_SEEDS), help="comma-separated, e.g. 13,21,42")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--body", default=None, help="sentence-transformers folder or hub id; default the packaged MiniLM")
     parser.add_argument("--out", default=None, help="JSON file for the result")
@@ -239,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         key, value = item.split("=", 1)
         overrides[key] = _parse_value(value)
     try:
-        result = run_setfit(ns.task, ns.shots, [int(s) for s in ns.seeds.split(",")], ns.data_dir, ns.body, **overrides)
+        result = run_setfit(ns.task, ns.shots, ns.seeds, ns.data_dir, ns.body, **overrides)
     except SggftError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
