@@ -29,14 +29,13 @@ fi
 if [ ! -d /tmp/data ]; then
     mkdir -p /tmp/data.tmp && tar -xJf $P/part0/data.tar.xz -C /tmp/data.tmp && mv /tmp/data.tmp /tmp/data || exit 1
 fi
-PARTS=$(python3 -c "import json; print(json.load(open('$P/part0/packages.json'))['parts'])")
+read -r PARTS WANT < <(python3 -c "import json; m = json.load(open('$P/part0/packages.json')); print(m['parts'], m.get('sha256', '-'))")
 if [ "$PARTS" -gt 0 ] && [ ! -f /tmp/site/.sggft_packages ]; then
     rm -f /tmp/packages.tar
     for k in $(seq 0 $((PARTS - 1))); do
         [ -f $P/part$k/packages.tar.$k ] || { echo "missing $P/part$k: carry it in a call first" >&2; exit 2; }
         cat $P/part$k/packages.tar.$k >> /tmp/packages.tar
     done
-    WANT=$(python3 -c "import json; print(json.load(open('$P/part0/packages.json'))['sha256'])")
     echo "$WANT  /tmp/packages.tar" | sha256sum -c --quiet || { echo "packages.tar: sha256 differs; pack again" >&2; exit 1; }
     tar -xf /tmp/packages.tar -C /tmp/site && rm /tmp/packages.tar && touch /tmp/site/.sggft_packages || exit 1
 fi

@@ -24,6 +24,7 @@ import hashlib
 import importlib.util
 import io
 import json
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -38,15 +39,11 @@ PART_BYTES = 56 * MIB       # a call carries 64 MiB with the tree (about 2 MiB w
 FIRST_PART_BYTES = 44 * MIB  # part0 also holds the wheels (~3 MiB) and the data (~6 MiB)
 
 
-def installed_version(name: str) -> str:
-    from importlib.metadata import version
-
-    return version(name)
-
-
 def download_wheels(target: Path) -> list[Path]:
     target.mkdir(parents=True, exist_ok=True)
-    specs = [f"{name}=={installed_version(name)}" for name in WHEELS]
+    from importlib.metadata import version
+
+    specs = [f"{name}=={version(name)}" for name in WHEELS]
     cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", "--python-version", "3.12",
            "--implementation", "cp", "-d", str(target)]
     for platform in PLATFORMS:
@@ -61,8 +58,8 @@ def check_data(data_dir: Path) -> None:
 
 
 def pack_data(data_dir: Path, target: Path) -> Path:
-    """Every task folder (lodo meta-training reads the whole pack to choose its sources)."""
-    check_data(data_dir)
+    """Every task folder (lodo meta-training reads the whole pack to choose its sources); `main`
+    has checked `data_dir` with `check_data`."""
     out = target / "data.tar.xz"
     with tarfile.open(out, "w:xz", preset=6) as tar:
         for entry in sorted(data_dir.iterdir()):
@@ -120,9 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         package_folder(name)
     for old in args.out.glob("part*"):  # a fresh pack: stale parts must not be reassembled
-        for f in sorted(old.rglob("*"), reverse=True):
-            f.unlink() if f.is_file() else f.rmdir()
-        old.rmdir()
+        shutil.rmtree(old)
     part0 = args.out / "part0"
     part0.mkdir(parents=True)
     wheels = download_wheels(part0 / "wheels")
