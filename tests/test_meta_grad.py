@@ -62,6 +62,9 @@ def meta_loss(loop, phi0, support, query, source_fn, d_mask):
 
 
 def directional_fd(loop, params, direction, phi0, support, query, source_fn, d_mask, eps=1e-5):
+    """Central difference of the meta-loss along `direction`, and its rounding noise: a few ulps of
+    the loss divided by 2 eps (about 1e-11 for a loss near 1 in float64), which no analytic
+    gradient can beat, whatever the CPU's summation order."""
     with torch.no_grad():
         for p, v in zip(params, direction):
             p.add_(eps * v)
@@ -73,7 +76,8 @@ def directional_fd(loop, params, direction, phi0, support, query, source_fn, d_m
     with torch.no_grad():
         for p, v in zip(params, direction):
             p.add_(eps * v)
-    return (plus - minus) / (2 * eps)
+    noise = 16 * torch.finfo(torch.float64).eps * max(abs(plus), abs(minus)) / (2 * eps)
+    return (plus - minus) / (2 * eps), noise
 
 
 ALIGN_ALL = {"align": 1.0, "direction": 0.05, "magnitude": 0.2}
@@ -101,9 +105,10 @@ def test_unrolled_matches_finite_differences(world, mode, lambdas, reference_mod
     direction = [torch.randn(p.shape, generator=gen, dtype=p.dtype) for p in params]
     analytic = sum((g * v).sum() for g, v in zip(mg.psi_grads, direction)).item()
     reference = loop if reference_mode == mode else InnerLoop(bb, replace(loop.spec, mode=reference_mode), aligner=aligner)
-    numeric = directional_fd(reference, params, direction, phi0, support, query, source_fn, d_mask)
+    numeric, noise = directional_fd(reference, params, direction, phi0, support, query, source_fn, d_mask)
     assert abs(analytic) > 1e-8  # the aligner really moves the meta-loss
-    assert analytic == pytest.approx(numeric, rel=rel, abs=1e-12)
+    assert noise < 1e-3 * abs(analytic)  # the rounding allowance stays far below the signal
+    assert analytic == pytest.approx(numeric, rel=rel, abs=noise)
 
 
 @pytest.mark.parametrize("k", [None, 1])
