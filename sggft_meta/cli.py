@@ -46,15 +46,16 @@ def _name_list(flag: str, example: str, what: str = "method names"):
     return parse
 
 
-_seeds = _int_list("--seeds", "integers", "13,21,42")
-_shots = _int_list("--shots", "K values", "8,16")
+# argparse `type`s shared with the other entry points (the SetFit runner's --seeds)
+seeds_arg = _int_list("--seeds", "integers", "13,21,42")
+shots_arg = _int_list("--shots", "K values", "8,16")
 
 
 def _run_options(p: argparse.ArgumentParser, *, task: bool = True) -> None:
     if task:
         p.add_argument("--task", help="registered task name or path to a task folder (config field: task)")
     p.add_argument("--shots", type=int, help="K examples per class (config field: shots)")
-    p.add_argument("--seeds", type=_seeds, help="comma-separated data seeds (default 13,21,42,87,100)")
+    p.add_argument("--seeds", type=seeds_arg, help="comma-separated data seeds (default 13,21,42,87,100)")
     p.add_argument("--config", help="YAML file of config fields")
     p.add_argument("--data-dir", help="folder with one sub-folder per task (config field: data.dir; env: SGGFT_DATA_DIR)")
     p.add_argument("--model", help="backbone: minilm, smollm2, a hub id or a local path (config field: model.name)")
@@ -105,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "one grid and --out (each aggregates what is finished)")
     bench_run.add_argument("--tasks", type=_name_list("--tasks", "sst2,rte", "task names"), help="comma-separated: run only these tasks of the grid (the others stay missing)")
     bench_run.add_argument("--methods", type=_name_list("--methods", "finetune_lora,sggft_all"), help="comma-separated: run only these methods of the grid (the others stay missing)")
-    bench_run.add_argument("--shots", dest="only_shots", type=_shots,
+    bench_run.add_argument("--shots", dest="only_shots", type=shots_arg,
                            help="comma-separated K values: run only these K of the grid (the others stay missing)")
     bench_run.add_argument("--fail-fast", action="store_true", help="stop at the first failed cell (default: record it and go on)")
     bench_agg = bench_sub.add_parser("aggregate", help="tables, summary.json and plots from the cells of a run")

@@ -12,7 +12,8 @@ uses only tasks where every method has every seed).
 `--rows methods` turns the tables for grids with many methods and few finished tasks: one row per
 method, one column per task that has a finished cell at that K (tasks without any are left out,
 K blocks without any are skipped), the average over the complete tasks (as the grid's own table),
-then each figure averaged over those tasks and the mean seconds per episode.
+then each figure averaged over those tasks (a row with fewer names its tasks beside the figure) and
+the mean seconds per episode.
 
 `--complete-only` (with `--rows methods`) keeps only the tasks where every method has every seed:
 the task columns, figures, seconds per episode and `--pair` are then over exactly the tasks of the
@@ -69,7 +70,7 @@ def main() -> None:
                     print(f"\n**K = {k}**: no complete task yet; partly run: {partial_counts(block, methods, partial, n)}")
                 continue
             print(f"\n**K = {k}** (test metric x100, mean (std) over {n} seeds; {', '.join(figures)} averaged over "
-                  f"{', '.join(done)})\n")
+                  f"{', '.join(done)}, or over the tasks named beside a figure where the method has fewer)\n")
             if args.complete_only:
                 secs = {m: seconds_over(block, m, done) for m in methods}
             print(method_rows(block, methods, done, figures, n, secs))
@@ -120,19 +121,30 @@ def method_rows(block: dict, methods: list[str], tasks: list[str], figures: list
                 secs: dict[str, float | None]) -> str:
     """One row per method: its entry on each of `tasks`, its average over the grid's complete tasks
     (every method has every seed there; the column is left out when there are none), each figure
-    averaged over the tasks where the method has it, and its mean seconds per episode (`secs`)."""
+    averaged over the tasks where the method has it (named beside the figure when they are fewer than
+    `tasks`, so rows over different tasks are not read as comparable), and its mean seconds per
+    episode (`secs`)."""
     complete = block.get("complete_tasks") or []
     avg_head = [f"average ({len(complete)} complete tasks)"] if complete else []
     head = ["method", *tasks, *avg_head, *figures, "s / episode"]
     infos = [block["tasks"][t] for t in tasks]
     rows = []
     for m in methods:
-        vals = {f: [i["methods"][m][f] for i in infos if i["methods"][m].get(f) is not None] for f in figures}
         sec = secs[m]
         avg = [format_entry(block["average"][m], average_scale(block), n)] if complete else []
         rows.append([m, *[format_entry(i["methods"][m], i["scale"], n) for i in infos], *avg,
-                     *[num(sum(v) / len(v) if v else None) for v in vals.values()], "-" if sec is None else f"{sec:.0f}"])
+                     *[figure_over(m, f, tasks, infos) for f in figures], "-" if sec is None else f"{sec:.0f}"])
     return markdown_table(head, rows)
+
+
+def figure_over(method: str, figure: str, tasks: list[str], infos: list[dict]) -> str:
+    """`figure` of `method` averaged over the tasks that have it: "2.36", or "2.69 (sst2)" when that
+    is fewer than `tasks`."""
+    have = [(t, i["methods"][method][figure]) for t, i in zip(tasks, infos) if i["methods"][method].get(figure) is not None]
+    if not have:
+        return "-"
+    mean = num(sum(v for _, v in have) / len(have))
+    return mean if len(have) == len(tasks) else f"{mean} ({', '.join(t for t, _ in have)})"
 
 
 def paired_line(block: dict, a: str, b: str, only: list[str] | None = None) -> str:

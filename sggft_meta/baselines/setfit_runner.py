@@ -220,12 +220,12 @@ def _parse_value(text: str) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..cli import _seeds
+    from ..cli import seeds_arg
 
     parser = argparse.ArgumentParser(prog="python -m sggft_meta.baselines.setfit_runner", description="SetFit baseline on LM-BFF splits.")
     parser.add_argument("--task", required=True)
     parser.add_argument("--shots", type=int, default=16)
-    parser.add_argument("--seeds", type=_seeds, default=list(LM_BFF_SEEDS), help="comma-separated, e.g. 13,21,42")
+    parser.add_argument("--seeds", type=seeds_arg, default=list(LM_BFF_SEEDS), help="comma-separated, e.g. 13,21,42")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--body", default=None, help="sentence-transformers folder or hub id; default the packaged MiniLM")
     parser.add_argument("--out", default=None, help="JSON file for the result")

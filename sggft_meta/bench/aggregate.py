@@ -140,9 +140,7 @@ def summarize(records: Records, focus: str | None = None, against: list[str] | N
         against = records.against  # the run's pool belongs to the run's focus, not to one named on the command line
     focus = focus if focus is not None else records.focus
     if focus is not None and focus not in records.methods:
-        hint = closest(focus, records.methods)
-        raise ConfigError(f"--focus {focus!r} is not a method of this run" + (f"; did you mean {hint[0]!r}?" if hint else "")
-                          + f" (methods: {', '.join(records.methods)})")
+        raise ConfigError(f"{not_a_method('--focus', focus, records.methods, 'this run')} (methods: {', '.join(records.methods)})")
     problem = against_problem(against, records.methods, focus, label="--against", where="this run")
     if problem:
         raise ConfigError(f"{problem} (methods: {', '.join(records.methods)})")
@@ -216,9 +214,15 @@ def against_problem(against, methods, focus: str | None, *, label: str, where: s
         if name == focus:
             return f"{label} {name!r} is the focus itself"
         if name not in methods:
-            hint = closest(name, [m for m in methods if m != focus])
-            return f"{label} {name!r} is not a method of {where}" + (f"; did you mean {hint[0]!r}?" if hint else "")
+            return not_a_method(label, name, [m for m in methods if m != focus], where)
     return None
+
+
+def not_a_method(label: str, name: str, methods: list[str], where: str) -> str:
+    """The one wording of an unknown method name (with the closest of `methods`), for the grid's
+    `focus:` and `against:` and for `aggregate --focus/--against`."""
+    hint = closest(name, list(methods))
+    return f"{label} {name!r} is not a method of {where}" + (f"; did you mean {hint[0]!r}?" if hint else "")
 
 
 def _compare(records: Records, k: int, complete: list[str], average: dict, focus: str | None,

@@ -121,13 +121,11 @@ class Grid(_Strict):
 
     @model_validator(mode="after")
     def _focus_known(self) -> "Grid":
-        if self.focus is not None and self.focus not in self.methods:
-            from .._registry import closest
+        from .aggregate import against_problem, not_a_method
 
-            hint = closest(self.focus, list(self.methods))
-            raise ValueError(f"focus {self.focus!r} is not a method of the grid" + (f"; did you mean {hint[0]!r}?" if hint else ""))
+        if self.focus is not None and self.focus not in self.methods:
+            raise ValueError(not_a_method("focus", self.focus, list(self.methods), "the grid"))
         if self.against is not None:
-            from .aggregate import against_problem
 
             if self.focus is None:
                 raise ValueError("against needs a focus: the method compared against them")
