@@ -126,7 +126,6 @@ class Grid(_Strict):
         if self.focus is not None and self.focus not in self.methods:
             raise ValueError(not_a_method("focus", self.focus, list(self.methods), "the grid"))
         if self.against is not None:
-
             if self.focus is None:
                 raise ValueError("against needs a focus: the method compared against them")
             problem = against_problem(self.against, list(self.methods), self.focus, label="against:", where="the grid")
