@@ -74,10 +74,12 @@ def test_rows_methods_lists_each_method_over_the_tasks_that_have_cells(tmp_path)
     assert out.returncode == 0, out.stderr
     assert "**K = 4**" not in out.stdout  # no finished cell at K = 4: no table
     # t3 has no cell: no column; the average is over the complete task t1 only
-    assert "| method | t1 | t2 | average (1 complete tasks) | grad_norm_cv | s / episode |" in out.stdout
-    assert "| a | 60.0 (0.0) | 40.0 (0.0) | 60.0 (0.0) | 2.00 | 12 |" in out.stdout  # figure averaged over t1, t2
+    # then a's own average over t1 and t2 (it has both seeds on both); b lacks t2: none
+    assert ("| method | t1 | t2 | average (1 complete tasks) | average over t1, t2 (methods complete there) "
+            "| grad_norm_cv | s / episode |") in out.stdout
+    assert "| a | 60.0 (0.0) | 40.0 (0.0) | 60.0 (0.0) | 50.0 (0.0) | 2.00 | 12 |" in out.stdout  # figure averaged over t1, t2
     # b has the figure on t1 only: named, so its 2.00 is not read as comparable to a's over t1, t2
-    assert "| b | 50.0 (0.0) | - | 50.0 (0.0) | 2.00 (t1) | - |" in out.stdout
+    assert "| b | 50.0 (0.0) | - | 50.0 (0.0) | - | 2.00 (t1) | - |" in out.stdout
 
 
 def test_complete_only_keeps_a_partly_run_task_out_of_every_figure(tmp_path):
@@ -112,3 +114,20 @@ def test_complete_only_keeps_a_partly_run_task_out_of_every_figure(tmp_path):
     (tmp_path / "summary.json").write_text(json.dumps({"methods": ["a", "b"], "seeds": [13, 21], "per_k": {"16": block}}))
     old = _digest(str(tmp_path), "--rows", "methods", "--complete-only")
     assert old.returncode != 0 and "sggft-meta bench aggregate" in old.stderr and "Traceback" not in old.stderr
+
+
+def test_rows_methods_averages_a_row_over_its_tasks_when_no_task_is_complete(tmp_path):
+    # no task has every method's seeds, so there is no grid average; a has both seeds on t1 and t2:
+    # its own average is over seeds of the task-averaged metric (0.5, 0.8 -> 65.0, std 15.0), not the
+    # mean of the per-task stds; b has one seed on t2 and gets none
+    by = lambda vals: {"by_seed": dict(zip(["13", "21"], vals)), "mean": sum(vals) / len(vals), "std": 0.0, "n": len(vals)}  # noqa: E731
+    block = {"tasks": {"t1": {"scale": 100.0, "methods": {"a": by([0.6, 0.8]), "b": by([0.5, 0.7])}},
+                       "t2": {"scale": 100.0, "methods": {"a": by([0.4, 0.8]), "b": by([0.3])}}},
+             "complete_tasks": [], "average": {"a": None, "b": None}, "comparison": None,
+             "cost": {"a": {"seconds_mean": 10.0}, "b": {"seconds_mean": 20.0}}}
+    (tmp_path / "summary.json").write_text(json.dumps({"methods": ["a", "b"], "seeds": [13, 21], "per_k": {"16": block}}))
+    out = _digest(str(tmp_path), "--figures", "", "--rows", "methods")
+    assert out.returncode == 0, out.stderr
+    assert "| method | t1 | t2 | average over t1, t2 (methods complete there) | s / episode |" in out.stdout
+    assert "| a | 70.0 (0.0) | 60.0 (0.0) | 65.0 (15.0) | 10 |" in out.stdout
+    assert "| b | 60.0 (0.0) | 30.0 (0.0) [1/2] | - | 20 |" in out.stdout

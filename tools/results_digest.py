@@ -12,7 +12,8 @@ uses only tasks where every method has every seed).
 `--rows methods` turns the tables for grids with many methods and few finished tasks: one row per
 method, one column per task that has a finished cell at that K (tasks without any are left out,
 K blocks without any are skipped), the average over the complete tasks (as the grid's own table),
-then each figure averaged over those tasks (a row with fewer names its tasks beside the figure) and
+each method's own average over the task columns where that is more tasks and the method has every
+seed on each (population std over seeds of the task-averaged metric, as the grid's), then each figure averaged over those tasks (a row with fewer names its tasks beside the figure) and
 the mean seconds per episode.
 
 `--complete-only` (with `--rows methods`) keeps only the tasks where every method has every seed:
@@ -126,15 +127,34 @@ def method_rows(block: dict, methods: list[str], tasks: list[str], figures: list
     episode (`secs`)."""
     complete = block.get("complete_tasks") or []
     avg_head = [f"average ({len(complete)} complete tasks)"] if complete else []
-    head = ["method", *tasks, *avg_head, *figures, "s / episode"]
     infos = [block["tasks"][t] for t in tasks]
+    own = {m: row_average([i["methods"][m] for i in infos], n) for m in methods}
+    # a row's own average over the columns, where the grid's average (over the tasks where every
+    # method is complete) covers fewer tasks and some method has every seed on every column
+    own_col = len(tasks) > 1 and set(tasks) != set(complete) and any(own.values())
+    own_head = [f"average over {', '.join(tasks)} (methods complete there)"] if own_col else []
+    head = ["method", *tasks, *avg_head, *own_head, *figures, "s / episode"]
     rows = []
     for m in methods:
         sec = secs[m]
         avg = [format_entry(block["average"][m], average_scale(block), n)] if complete else []
-        rows.append([m, *[format_entry(i["methods"][m], i["scale"], n) for i in infos], *avg,
+        mine = [format_entry(own[m], average_scale(block, tasks), n)] if own_col else []
+        rows.append([m, *[format_entry(i["methods"][m], i["scale"], n) for i in infos], *avg, *mine,
                      *[figure_over(m, f, tasks, infos) for f in figures], "-" if sec is None else f"{sec:.0f}"])
     return markdown_table(head, rows)
+
+
+def row_average(entries: list[dict], n: int) -> dict | None:
+    """Mean over seeds of one method's metric averaged over the tasks of `entries`, with the std over
+    seeds of that average (as the grid's average row), when it has the same `n` seeds on every task;
+    None otherwise."""
+    seeds = [set(e.get("by_seed") or {}) for e in entries]
+    if not seeds or any(s != seeds[0] for s in seeds) or len(seeds[0]) != n:
+        return None
+    per_seed = [sum(e["by_seed"][s] for e in entries) / len(entries) for s in sorted(seeds[0])]
+    mean = sum(per_seed) / len(per_seed)
+    std = (sum((x - mean) ** 2 for x in per_seed) / len(per_seed)) ** 0.5
+    return {"mean": mean, "std": std, "n": n}
 
 
 def figure_over(method: str, figure: str, tasks: list[str], infos: list[dict]) -> str:
