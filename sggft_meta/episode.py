@@ -72,7 +72,3 @@ def adapt_split(backbone: Backbone, task, pool: TokenizedPool, split: FewShotSpl
     return result
 
 
-def mean_std(values: list[float]) -> tuple[float, float]:
-    """Mean and population standard deviation (ddof=0, as LM-BFF and SetFit report)."""
-    arr = np.asarray(values, dtype=np.float64)
-    return float(arr.mean()), float(arr.std())

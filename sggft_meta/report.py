@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import torch
 
 
@@ -68,6 +69,12 @@ def git_commit(cwd: str | Path | None = None) -> str | None:
     except (OSError, subprocess.SubprocessError):
         found = ""
     return found or os.environ.get("SGGFT_COMMIT") or None
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and population standard deviation (ddof=0, as LM-BFF and SetFit report)."""
+    arr = np.asarray(values, dtype=np.float64)
+    return float(arr.mean()), float(arr.std())
 
 
 def fmt_mean_std(mean: float, std: float, scale: float = 100.0) -> str:

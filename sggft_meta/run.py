@@ -15,10 +15,10 @@ from . import __version__
 from .config import RunConfig
 from .data.samplers import few_shot_split
 from .evaluate import score
-from .episode import adapt_split, mean_std
+from .episode import adapt_split
 from .model.backbone import Backbone
 from .model.loading import load_backbone
-from .report import git_commit, machine, write_json_atomic
+from .report import git_commit, machine, mean_std, write_json_atomic
 from .task import TASKS, Task, get_task
 
 

@@ -13,8 +13,9 @@ uses only tasks where every method has every seed).
 method, one column per task that has a finished cell at that K (tasks without any are left out,
 K blocks without any are skipped), the average over the complete tasks (as the grid's own table),
 each method's own average over the task columns where that is more tasks and the method has every
-seed on each (population std over seeds of the task-averaged metric, as the grid's), then each figure averaged over those tasks (a row with fewer names its tasks beside the figure) and
-the mean seconds per episode.
+seed on each (population std over seeds of the task-averaged metric, as the grid's), then each
+figure averaged over those tasks (a row with fewer names its tasks beside the figure) and the mean
+seconds per episode.
 
 `--complete-only` (with `--rows methods`) keeps only the tasks where every method has every seed:
 the task columns, figures, seconds per episode and `--pair` are then over exactly the tasks of the
@@ -30,7 +31,7 @@ from pathlib import Path
 
 from sggft_meta.bench.aggregate import average_scale, format_entry
 from sggft_meta.bench.stats import paired_sign_flip
-from sggft_meta.report import markdown_table
+from sggft_meta.report import markdown_table, mean_std
 
 
 def num(x):
@@ -151,9 +152,7 @@ def row_average(entries: list[dict], n: int) -> dict | None:
     seeds = [set(e.get("by_seed") or {}) for e in entries]
     if not seeds or any(s != seeds[0] for s in seeds) or len(seeds[0]) != n:
         return None
-    per_seed = [sum(e["by_seed"][s] for e in entries) / len(entries) for s in sorted(seeds[0])]
-    mean = sum(per_seed) / len(per_seed)
-    std = (sum((x - mean) ** 2 for x in per_seed) / len(per_seed)) ** 0.5
+    mean, std = mean_std([sum(e["by_seed"][s] for e in entries) / len(entries) for s in sorted(seeds[0])])
     return {"mean": mean, "std": std, "n": n}
 
 

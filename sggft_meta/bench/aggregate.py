@@ -28,7 +28,7 @@ import numpy as np
 
 from .._registry import closest
 from ..errors import ConfigError
-from ..report import fmt_mean_std, markdown_table, write_json_atomic
+from ..report import fmt_mean_std, markdown_table, mean_std, write_json_atomic
 from .curves import PLOT as STEP_PLOT, render_step_plot, step_curves
 from .stats import paired_sign_flip
 
@@ -129,8 +129,8 @@ def _task_metric(records: Records, task: str) -> str:
 
 
 def _mean_std(values) -> tuple[float, float]:
-    arr = np.asarray(list(values), dtype=np.float64)
-    return (float(arr.mean()), float(arr.std())) if arr.size else (math.nan, math.nan)
+    values = list(values)
+    return mean_std(values) if values else (math.nan, math.nan)
 
 
 def summarize(records: Records, focus: str | None = None, against: list[str] | None = None) -> dict:
