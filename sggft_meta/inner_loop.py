@@ -72,9 +72,14 @@ class InnerSpec:
                 raise ValueError(f"regularizer weight lambda_{name} must be >= 0, got {w}")
 
     @property
+    def weighted(self) -> dict[str, float]:
+        """The regularizers that take part: those with a positive weight (0 switches a term off)."""
+        return {name: w for name, w in self.lambdas.items() if w > 0}
+
+    @property
     def plain(self) -> bool:
-        """No regularizer configured: the step is plain SGD / AdamW on L."""
-        return not self.lambdas
+        """No regularizer with a positive weight: the step is plain SGD / AdamW on L."""
+        return not self.weighted
 
 
 @dataclass
@@ -103,7 +108,7 @@ class InnerLoop:
         self.spec = spec
         self.aligner = aligner
         self.layout = layout or FlatLayout.from_backbone(backbone)
-        self.terms = [(name, REGULARIZERS.get(name)(), w) for name, w in spec.lambdas.items()]
+        self.terms = [(name, REGULARIZERS.get(name)(), w) for name, w in spec.weighted.items()]
         if spec.mode == "surgery":
             self.terms.sort(key=lambda t: SURGERY_ORDER.index(t[0]) if t[0] in SURGERY_ORDER else len(SURGERY_ORDER))
         lay = self.layout
@@ -214,13 +219,12 @@ class InnerLoop:
                 base, extra["gradvac"] = gradvac(lay, [g, d], state["gradvac"], spec.multitask_beta)
             else:
                 base = pcgrad([g, d]) if spec.multitask == "pcgrad" else g + d
-        if spec.plain:
+        if not terms:  # no term with a positive weight whose references are present: H v = 0
             u = base
         elif spec.mode == "surgery":
             u = base
             for reg, w in terms:
-                if w > 0:
-                    u = reg.surgery(u, ctx, w)
+                u = reg.surgery(u, ctx, w)
         else:
             # v = dR/dg with the references fixed: differentiate through an alias of g only
             g_slot = g.view_as(g) if need_graph else g_det.clone().requires_grad_(True)

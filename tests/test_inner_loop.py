@@ -59,18 +59,44 @@ def reference_torch_optim(bb, batches, kind, lr, head_lr, weight_decay, momentum
     return out
 
 
+class Counting(InnerLoop):
+    """An inner loop that counts its gradient evaluations (hvp mode takes a second one per step)."""
+
+    def gradient(self, phi, batch, create_graph=False, head=None):
+        self.calls = getattr(self, "calls", 0) + 1
+        return super().gradient(phi, batch, create_graph, head)
+
+
 @pytest.mark.parametrize("mode", ["exact", "hvp", "surgery"])
 @pytest.mark.parametrize("kind,momentum", [("sgd", 0.0), ("sgd", 0.9), ("adamw", 0.0)])
-def test_zero_weights_equal_plain_optimizer(setup, mode, kind, momentum):
+@pytest.mark.parametrize("in_place", [True, False])
+def test_zero_weights_equal_plain_optimizer(setup, mode, kind, momentum, in_place):
     bb, batches = setup
     spec = InnerSpec(lambdas=ALL_ZERO, mode=mode, lr=0.05, head_lr=0.1,
                      optimizer=optim.OptimSpec(kind=kind, weight_decay=0.01, momentum=momentum))
-    loop = InnerLoop(bb, spec)
+    assert spec.plain  # a zero weight switches its term off
+    loop = Counting(bb, spec)
+    loop.in_place = in_place
     phi0 = loop.flat_params()
     got = loop.run(phi0, batches).phi
     want = reference_torch_optim(bb, batches, kind, 0.05, 0.1, 0.01, momentum)
     assert (want - phi0).abs().max() > 1e-3  # the steps really moved the parameters
     torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
+    assert loop.calls == len(batches)  # one gradient a step: no H v is formed for a zero weight
+
+
+@pytest.mark.parametrize("lambdas,per_step", [({"align": 1.0}, 1), ({"direction": 0.05, "magnitude": 0.0}, 2)])
+def test_hvp_mode_forms_h_v_only_for_a_term_that_acts(setup, lambdas, per_step):
+    """Alignment without a source direction has no reference: the step is plain, with one
+    gradient; a weighted direction term costs the second gradient of the finite difference."""
+    bb, batches = setup
+    spec = InnerSpec(lambdas=lambdas, mode="hvp", lr=0.05, head_lr=0.1, optimizer=optim.OptimSpec(kind="sgd"))
+    loop = Counting(bb, spec)
+    phi0 = loop.flat_params()
+    got = loop.run(phi0, batches).phi
+    assert loop.calls == per_step * len(batches)
+    plain = InnerLoop(bb, InnerSpec(lr=0.05, head_lr=0.1, optimizer=optim.OptimSpec(kind="sgd"))).run(phi0, batches).phi
+    assert torch.equal(got, plain) == (per_step == 1)
 
 
 def regularized(mode, hvp_rule="forward"):

@@ -98,10 +98,12 @@ def test_in_place_skips_a_non_finite_step_like_the_functional_one(setup, bad, cl
 
 
 def test_only_plain_specs_without_source_take_the_in_place_step():
+    """Plain: no regularizer with a positive weight (a zero weight switches its term off)."""
     from sggft_meta.plain_step import PlainStep
 
     assert PlainStep.applies(InnerSpec(), None, None)
-    assert not PlainStep.applies(InnerSpec(lambdas={"direction": 0.0}), None, None)
+    assert PlainStep.applies(InnerSpec(lambdas={"direction": 0.0, "magnitude": 0.0, "align": 0.0}), None, None)
+    assert not PlainStep.applies(InnerSpec(lambdas={"direction": 0.1, "magnitude": 0.0}), None, None)
     assert not PlainStep.applies(InnerSpec(), lambda phi: phi, None)
     assert not PlainStep.applies(InnerSpec(), None, object())
 
