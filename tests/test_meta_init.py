@@ -366,3 +366,44 @@ def test_two_ranks_equal_one_rank(tiny_bert_dir, tmp_path):
     assert any(not torch.equal(before[k], v) for k, v in mine.items())
     for k, v in mine.items():
         torch.testing.assert_close(two[k], v, rtol=1e-10, atol=1e-12)
+
+
+# ------------------------------------------------------------------ (e) an inner loop that diverges is reported
+def _history(pairs):
+    return [{"step": i + 1, "meta_loss": a, "query_loss_before": b} for i, (a, b) in enumerate(pairs)]
+
+
+@pytest.mark.parametrize("pairs, found", [
+    ([(10.5, 1.9), (25.1, 1.9), (11.6, 2.4)], (47.2 / 3, 6.2 / 3)),  # SmolLM2 with SGD at 0.05
+    ([(1.0, 2.0), (1.0, 2.0), (40.0, 2.0)], (14.0, 2.0)),  # one bad step in three is enough on the mean
+    ([(2.9, 2.0), (3.0, 2.0), (3.1, 2.0)], None),  # 1.5 times, not more
+    ([(0.7, 0.7), (0.71, 0.69), (0.69, 0.7)], None),  # MiniLM: within 0.003
+    ([(90.0, 1.0), (90.0, 1.0)], None),  # fewer than three steps: no verdict yet
+    ([(1.0, 1.0), (1.0, 1.0), (float("nan"), 1.0)], "nan"),
+])
+def test_inner_loop_raising_the_query_loss_is_found(tiny_bert_dir, pairs, found):
+    learner = MetaInitLearner(meta_cfg(tiny_bert_dir), MetaInitSettings(algorithm="reptile"))
+    learner.history = _history(pairs)
+    got = learner.inner_loop_raises_query_loss()
+    if found is None:
+        assert got is None
+    elif found == "nan":
+        assert got is not None and got[1] == 1.0
+    else:
+        assert got == pytest.approx(found)
+
+
+def test_a_diverging_inner_loop_warns_once_with_the_fix(tiny_bert_dir):
+    cfg = meta_cfg(tiny_bert_dir, "meta.outer_steps=4", "meta.reptile_lr=0.1")
+    bad = MetaInitLearner(cfg, MetaInitSettings(algorithm="reptile", inner_lr=500.0, inner_head_lr=500.0))
+    with pytest.warns(RuntimeWarning, match=r"raises the query loss.*lower inner_lr / inner_head_lr \(now 500 / 500\)"
+                                            r".*inner_optimizer=train") as caught:
+        bad.train()
+    assert len([w for w in caught if "raises the query loss" in str(w.message)]) == 1
+    assert any(h["meta_loss"] > 1.5 * h["query_loss_before"] for h in bad.history)
+    import warnings
+    with warnings.catch_warnings():  # the default SGD steps do not diverge here: no warning
+        warnings.simplefilter("error")
+        good = MetaInitLearner(cfg, MetaInitSettings(algorithm="reptile"))
+        good.train()
+    assert good.inner_loop_raises_query_loss() is None

@@ -36,12 +36,17 @@ A learned initialisation is a directory::
                          again on the same directory, ends with the same phi_0 bitwise
 
 `load_init(directory, backbone)` writes it into a backbone (CheckpointError on any mismatch).
+
+An inner loop that raises the query loss (mean over the last `DIVERGE_WINDOW` outer steps more
+than `DIVERGE_RATIO` times the mean before adaptation) gets one `RuntimeWarning` naming the
+setting to lower: phi_0 learned from diverged episodes is a broken baseline, not a weak one.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Literal
@@ -63,6 +68,10 @@ from ..task import Task
 
 ALGORITHMS = ("maml", "fomaml", "reptile")
 FORMAT = "sggft-meta-init"
+#: the inner loop "raises the query loss" when, over the last DIVERGE_WINDOW outer steps, the mean
+#: query loss after T inner steps exceeds DIVERGE_RATIO times the mean before them
+DIVERGE_WINDOW = 3
+DIVERGE_RATIO = 1.5
 FORMAT_VERSION = 1
 INIT_WEIGHTS = "init.safetensors"
 INIT_CONFIG = "init.json"
@@ -286,6 +295,37 @@ class MetaInitLearner:
                          adapt=self.cfg.model.adapt)
 
     # ------------------------------------------------------------ the run
+    def inner_loop_raises_query_loss(self) -> tuple[float, float] | None:
+        """(mean query loss after, before) over the last `DIVERGE_WINDOW` outer steps when the inner
+        loop makes the query loss more than `DIVERGE_RATIO` times worse, else None."""
+        recent = self.history[-DIVERGE_WINDOW:]
+        if len(recent) < DIVERGE_WINDOW:
+            return None
+        after = float(np.mean([h["meta_loss"] for h in recent]))
+        before = float(np.mean([h["query_loss_before"] for h in recent]))
+        return (after, before) if not np.isfinite(after) or after > DIVERGE_RATIO * before else None
+
+    def _warn_if_inner_loop_diverges(self) -> None:
+        """Warn once per learner: an inner loop that raises the query loss teaches phi_0 from
+        diverged episodes (SmolLM2 with SGD at 0.05: 10.5 after against 1.9 before)."""
+        if getattr(self, "_warned_divergence", False) or self.rank != 0:
+            return
+        found = self.inner_loop_raises_query_loss()
+        if found is None:
+            return
+        self._warned_divergence = True
+        s, T = self.settings, self.cfg.meta.inner_steps
+        if s.inner_optimizer == "sgd":
+            fix = (f"lower inner_lr / inner_head_lr (now {s.inner_lr:g} / {s.inner_head_lr:g}), or set "
+                   "inner_optimizer=train (the target recipe's optimizer, learning rates and clipping)")
+        else:
+            fix = f"lower train.lr / train.head_lr (now {self.cfg.train.lr:g} / {self.cfg.train.head_lr:g}) or set train.grad_clip"
+        warnings.warn(
+            f"meta-training {s.algorithm}: the inner loop raises the query loss (mean {found[0]:.3f} after {T} inner "
+            f"steps against {found[1]:.3f} before, over outer steps {self.step - DIVERGE_WINDOW + 1}-{self.step}): its "
+            f"steps are too large for this backbone, so phi_0 is learned from diverged episodes; {fix}",
+            RuntimeWarning, stacklevel=3)
+
     def train(self, out: str | Path | None = None, *,
               on_step: Callable[[InitStepStats], None] | None = None) -> dict[str, torch.Tensor]:
         """Run (or, given `out` with checkpoints, continue) to `meta.outer_steps`; returns phi_0's
@@ -307,6 +347,7 @@ class MetaInitLearner:
                 self.save(out)
             if on_step is not None:
                 on_step(stats)
+            self._warn_if_inner_loop_diverges()
         bar.close()
         self._install()
         if out is not None and self.rank == 0 and _saved_steps(out) != self.step:
