@@ -376,7 +376,8 @@ def _history(pairs):
 @pytest.mark.parametrize("pairs, found", [
     ([(10.5, 1.9), (25.1, 1.9), (11.6, 2.4)], (47.2 / 3, 6.2 / 3)),  # SmolLM2 with SGD at 0.05
     ([(1.0, 2.0), (1.0, 2.0), (40.0, 2.0)], (14.0, 2.0)),  # one bad step in three is enough on the mean
-    ([(2.9, 2.0), (3.0, 2.0), (3.1, 2.0)], None),  # 1.5 times, not more
+    ([(3.9, 2.0), (4.0, 2.0), (4.1, 2.0)], None),  # twice, not more
+    ([(1.9, 1.9), (3.1, 1.7), (3.6, 2.0)], None),  # SmolLM2 with AdamW at 1e-3: 1.6 times, not diverged
     ([(0.7, 0.7), (0.71, 0.69), (0.69, 0.7)], None),  # MiniLM: within 0.003
     ([(90.0, 1.0), (90.0, 1.0)], None),  # fewer than three steps: no verdict yet
     ([(1.0, 1.0), (1.0, 1.0), (float("nan"), 1.0)], "nan"),
