@@ -70,7 +70,8 @@ ALGORITHMS = ("maml", "fomaml", "reptile")
 FORMAT = "sggft-meta-init"
 #: the inner loop "raises the query loss" when, over the last DIVERGE_WINDOW outer steps, the mean
 #: query loss after T inner steps exceeds DIVERGE_RATIO times the mean before them (SmolLM2-135M,
-#: 3-step windows: SGD at 0.05 gave 2.6-11.6 times, AdamW at 1e-3 0.9-1.8 times; MiniLM at most 1.0)
+#: 3-step windows: SGD at 0.05 gave 2.6-11.6 times; the target recipe's AdamW at 1e-3 1.7-3.1 times at its
+#: worst window, 1.3-1.7 on average; MiniLM with SGD at 0.05 at most 1.0)
 DIVERGE_WINDOW = 3
 DIVERGE_RATIO = 2.0
 FORMAT_VERSION = 1
@@ -320,7 +321,9 @@ class MetaInitLearner:
             fix = (f"lower inner_lr / inner_head_lr (now {s.inner_lr:g} / {s.inner_head_lr:g}), or set "
                    "inner_optimizer=train (the target recipe's optimizer, learning rates and clipping)")
         else:
-            fix = f"lower train.lr / train.head_lr (now {self.cfg.train.lr:g} / {self.cfg.train.head_lr:g}) or set train.grad_clip"
+            t = self.cfg.train
+            clip = "set train.grad_clip" if t.grad_clip is None else f"lower train.grad_clip (now {t.grad_clip:g})"
+            fix = f"lower train.lr / train.head_lr (now {t.lr:g} / {t.head_lr:g}) or {clip}"
         warnings.warn(
             f"meta-training {s.algorithm}: the inner loop raises the query loss (mean {found[0]:.3f} after {T} inner "
             f"steps against {found[1]:.3f} before, over outer steps {self.step - DIVERGE_WINDOW + 1}-{self.step}): its "
