@@ -260,6 +260,7 @@ def test_lodo_sources_of_the_data_pack():
     ({"kind": "meta_init", "options": {"lodo": True, "sources": ["demo_news_topics"]}}, "give either sources"),
     ({"kind": "meta_init", "options": {"sources": ["demo_news_topcs"]}}, "Did you mean 'demo_news_topics'"),
     ({"kind": "meta_init", "options": {"lodo": True, "outer_steps": 0}}, "meta.outer_steps"),
+    ({"kind": "meta_init", "options": {"lodo": True, "inner_optimizer": "train", "inner_lr": -1e-4}}, "options.inner_lr"),
     ({"kind": "meta_init", "overrides": ["model.adapt=head"], "options": {"lodo": True}}, "no initialisation to meta-learn"),
     ({"kind": "meta_init", "options": {"lodo": True, "truncate_k": 2}}, "unknown option(s) truncate_k"),
     ({"kind": "sggft_meta", "options": {"lodo": True}}, "sggft.lambda_align=1"),

@@ -146,6 +146,37 @@ def test_reptile_episode_delta_is_one_sgd_step_by_hand(tiny_bert_dir):
         torch.testing.assert_close(d, -0.3 * g, rtol=1e-5, atol=1e-9)
 
 
+def test_train_inner_loop_takes_its_own_rates_and_keeps_the_rest_of_the_recipe(tiny_bert_dir):
+    """inner_lr / inner_head_lr with inner_optimizer=train: the recipe's optimizer, clipping and
+    weight decay at those rates, the same episode as the recipe itself at those rates; without
+    them the recipe's train.lr / train.head_lr."""
+    def delta(settings, *overrides):
+        learner = MetaInitLearner(meta_cfg(tiny_bert_dir, "meta.inner_steps=2", *overrides), settings)
+        task, ep = learner.draw_meta_batch()[0]
+        return learner.spec, learner.episode_update(task, ep)[0]
+
+    spec, own = delta(MetaInitSettings(algorithm="reptile", inner_optimizer="train", inner_lr=1e-4, inner_head_lr=1e-3),
+                      "train.lr=0.002", "train.head_lr=0.02")
+    assert (spec.lr, spec.head_lr, spec.grad_clip) == (1e-4, 1e-3, load_config(None).train.grad_clip)
+    ref_spec, ref = delta(MetaInitSettings(algorithm="reptile", inner_optimizer="train"),
+                          "train.lr=0.0001", "train.head_lr=0.001")
+    assert (ref_spec.lr, ref_spec.head_lr) == (1e-4, 1e-3) and ref_spec.optimizer == spec.optimizer
+    for a, b in zip(own, ref):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    default_spec, default = delta(MetaInitSettings(algorithm="reptile", inner_optimizer="train"),
+                                  "train.lr=0.002", "train.head_lr=0.02")
+    assert (default_spec.lr, default_spec.head_lr) == (0.002, 0.02)
+    assert sum(d.abs().sum() for d in default) > 5 * sum(d.abs().sum() for d in own)
+
+
+def test_sgd_inner_rates_default_to_0_05_and_are_recorded():
+    s = MetaInitSettings(algorithm="reptile")
+    assert (s.inner_lr, s.inner_head_lr) == (0.05, 0.05)
+    assert MetaInitSettings(inner_optimizer="train").model_dump()["inner_lr"] is None  # the recipe's, read at run time
+    with pytest.raises(ValueError, match="inner_lr"):
+        MetaInitSettings(inner_optimizer="train", inner_lr=0)
+
+
 # ------------------------------------------------------------------ (c) each algorithm learns; save / load
 @pytest.mark.parametrize("algorithm", ["maml", "fomaml", "reptile"])
 def test_outer_steps_learn_and_save_load_round_trips(tiny_bert_dir, tmp_path, algorithm):
@@ -415,5 +446,6 @@ def test_the_train_inner_loop_names_the_recipe_to_lower(tiny_bert_dir, clip, fix
     cfg = meta_cfg(tiny_bert_dir, "train.lr=0.002", "train.head_lr=0.02", f"train.grad_clip={clip}")
     learner = MetaInitLearner(cfg, MetaInitSettings(algorithm="fomaml", inner_optimizer="train"))
     learner.history, learner.step = _history([(5.0, 1.0)] * 3), 3
-    with pytest.warns(RuntimeWarning, match=r"over outer steps 1-3\).*lower train.lr / train.head_lr \(now 0.002 / 0.02\) " + fix):
+    with pytest.warns(RuntimeWarning, match=r"over outer steps 1-3\).*lower inner_lr / inner_head_lr \(now 0.002 / 0.02, from train.lr / "
+                                             r"train.head_lr, which the target runs keep\) " + fix):
         learner._warn_if_inner_loop_diverges()

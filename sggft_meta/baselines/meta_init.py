@@ -6,7 +6,7 @@ support set, as `MetaLearner` does, so phi_0 is shared by tasks with different c
 
 One outer step draws a meta-batch of N-way K-shot episodes of the source tasks (a task uniformly
 at random, then an episode of it) and, for each, runs T plain inner steps on the support set
-(`InnerSpec(lambdas={})`: SGD at `inner_lr` / `inner_head_lr`, or the target recipe's optimizer)
+(`InnerSpec(lambdas={})`: SGD, or the target recipe's optimizer, at `inner_lr` / `inner_head_lr`)
 and takes the query loss M = L(phi_T; Q):
 
 - `maml`: dM/dphi_0 through all T steps (second order; `meta_gradient(..., k=None)`), Adam;
@@ -53,7 +53,7 @@ from typing import Callable, Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .. import optim
 from ..align.checkpoint import (load_trainer_state, trainer_state_tensors, _digest, _json_bytes, _load_tensors, _read_json, _read_verified, _tensor_bytes,
@@ -74,6 +74,8 @@ FORMAT = "sggft-meta-init"
 #: worst window, 1.3-1.7 on average; MiniLM with SGD at 0.05 at most 1.0)
 DIVERGE_WINDOW = 3
 DIVERGE_RATIO = 2.0
+#: the SGD inner loop's default learning rate (body and head)
+SGD_INNER_LR = 0.05
 FORMAT_VERSION = 1
 INIT_WEIGHTS = "init.safetensors"
 INIT_CONFIG = "init.json"
@@ -87,19 +89,36 @@ class MetaInitSettings(BaseModel):
     algorithm: Literal["maml", "fomaml", "reptile"] = Field("maml", description="maml (second order), fomaml (first order) or reptile.")
     inner_optimizer: Literal["sgd", "train"] = Field(
         "sgd", description="Inner loop of meta-training: plain SGD at inner_lr / inner_head_lr (no clipping), or "
-                           "the target recipe's optimizer (train.optimizer, lr, head_lr, weight_decay, momentum, grad_clip).")
-    inner_lr: float = Field(0.05, gt=0, description="sgd: inner learning rate of the body (LoRA) parameters.")
-    inner_head_lr: float = Field(0.05, gt=0, description="sgd: inner learning rate of the head.")
+                           "the target recipe's optimizer (train.optimizer, weight_decay, momentum, grad_clip) at "
+                           "inner_lr / inner_head_lr, by default the recipe's train.lr / train.head_lr.")
+    inner_lr: float | None = Field(
+        None, gt=0, description="Inner learning rate of the body (LoRA) parameters during meta-training; default 0.05 "
+                                "with sgd, train.lr with train (the target runs keep train.lr either way).")
+    inner_head_lr: float | None = Field(
+        None, gt=0, description="Inner learning rate of the head during meta-training; default 0.05 with sgd, "
+                                "train.head_lr with train.")
+
+    @model_validator(mode="after")
+    def _sgd_defaults(self) -> "MetaInitSettings":
+        if self.inner_optimizer == "sgd":  # plain SGD has no recipe rate to fall back on
+            self.inner_lr = SGD_INNER_LR if self.inner_lr is None else self.inner_lr
+            self.inner_head_lr = SGD_INNER_LR if self.inner_head_lr is None else self.inner_head_lr
+        return self
+
+    def rates(self, cfg: RunConfig) -> tuple[float, float]:
+        """The inner loop's (body, head) learning rates under `cfg`."""
+        lr = cfg.train.lr if self.inner_lr is None else self.inner_lr
+        return lr, cfg.train.head_lr if self.inner_head_lr is None else self.inner_head_lr
 
 
 def meta_init_spec(cfg: RunConfig, settings: MetaInitSettings) -> InnerSpec:
     """The plain inner loop (no regularizer) that meta-training differentiates through."""
+    lr, head_lr = settings.rates(cfg)
     if settings.inner_optimizer == "sgd":
-        return InnerSpec(lambdas={}, optimizer=optim.OptimSpec(kind="sgd"), lr=settings.inner_lr,
-                         head_lr=settings.inner_head_lr, grad_clip=None)
+        return InnerSpec(lambdas={}, optimizer=optim.OptimSpec(kind="sgd"), lr=lr, head_lr=head_lr, grad_clip=None)
     t = cfg.train
     return InnerSpec(lambdas={}, optimizer=optim.OptimSpec(kind=t.optimizer, weight_decay=t.weight_decay, momentum=t.momentum),
-                     lr=t.lr, head_lr=t.head_lr, grad_clip=t.grad_clip)
+                     lr=lr, head_lr=head_lr, grad_clip=t.grad_clip)
 
 
 def body_names(backbone: Backbone) -> list[str]:
@@ -317,13 +336,16 @@ class MetaInitLearner:
             return
         self._warned_divergence = True
         s, T = self.settings, self.cfg.meta.inner_steps
+        lr, head_lr = s.rates(self.cfg)
         if s.inner_optimizer == "sgd":
-            fix = (f"lower inner_lr / inner_head_lr (now {s.inner_lr:g} / {s.inner_head_lr:g}), or set "
+            fix = (f"lower inner_lr / inner_head_lr (now {lr:g} / {head_lr:g}), or set "
                    "inner_optimizer=train (the target recipe's optimizer, learning rates and clipping)")
         else:
             t = self.cfg.train
             clip = "set train.grad_clip" if t.grad_clip is None else f"lower train.grad_clip (now {t.grad_clip:g})"
-            fix = f"lower train.lr / train.head_lr (now {t.lr:g} / {t.head_lr:g}) or {clip}"
+            now = f"now {lr:g} / {head_lr:g}" + ("" if s.inner_lr is not None and s.inner_head_lr is not None
+                                                 else ", from train.lr / train.head_lr, which the target runs keep")
+            fix = f"lower inner_lr / inner_head_lr ({now}) or {clip}"
         warnings.warn(
             f"meta-training {s.algorithm}: the inner loop raises the query loss (mean {found[0]:.3f} after {T} inner "
             f"steps against {found[1]:.3f} before, over outer steps {self.step - DIVERGE_WINDOW + 1}-{self.step}): its "
