@@ -336,7 +336,7 @@ class MetaInitLearner:
             return
         self._warned_divergence = True
         s, T = self.settings, self.cfg.meta.inner_steps
-        lr, head_lr = s.rates(self.cfg)
+        lr, head_lr = self.spec.lr, self.spec.head_lr
         if s.inner_optimizer == "sgd":
             fix = (f"lower inner_lr / inner_head_lr (now {lr:g} / {head_lr:g}), or set "
                    "inner_optimizer=train (the target recipe's optimizer, learning rates and clipping)")
