@@ -449,3 +449,20 @@ def test_the_train_inner_loop_names_the_recipe_to_lower(tiny_bert_dir, clip, fix
     with pytest.warns(RuntimeWarning, match=r"over outer steps 1-3\).*lower inner_lr / inner_head_lr \(now 0.002 / 0.02, from train.lr / "
                                              r"train.head_lr, which the target runs keep\) " + fix):
         learner._warn_if_inner_loop_diverges()
+
+
+@pytest.mark.parametrize("override, now", [
+    ("inner_lr", r"now 0.0001 / 0.02, the second from train.head_lr, which the target runs keep"),
+    ("inner_head_lr", r"now 0.002 / 0.0001, the first from train.lr, which the target runs keep"),
+    ("both", r"now 0.0001 / 0.0001\)"),
+])
+def test_the_warning_says_which_inner_rate_comes_from_the_recipe(tiny_bert_dir, override, now):
+    cfg = meta_cfg(tiny_bert_dir, "train.lr=0.002", "train.head_lr=0.02")
+    rates = {"inner_lr": 1e-4, "inner_head_lr": 1e-4}
+    if override != "both":
+        rates = {override: 1e-4}
+    learner = MetaInitLearner(cfg, MetaInitSettings(algorithm="fomaml", inner_optimizer="train", **rates))
+    learner.history, learner.step = _history([(5.0, 1.0)] * 3), 3
+    with pytest.warns(RuntimeWarning, match=r"lower inner_lr / inner_head_lr \(" + now) as caught:
+        learner._warn_if_inner_loop_diverges()
+    assert "train.lr / train.head_lr" not in str(caught[0].message)

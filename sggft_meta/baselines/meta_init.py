@@ -111,6 +111,17 @@ class MetaInitSettings(BaseModel):
         return lr, cfg.train.head_lr if self.inner_head_lr is None else self.inner_head_lr
 
 
+def _recipe_origin(lr_from_recipe: bool, head_from_recipe: bool) -> str:
+    """Which of the inner rates quoted in the divergence warning come from the target recipe."""
+    names = [n for n, inherited in (("train.lr", lr_from_recipe), ("train.head_lr", head_from_recipe)) if inherited]
+    if not names:
+        return ""
+    if len(names) == 2:
+        return ", from train.lr / train.head_lr, which the target runs keep"
+    which = "the first" if lr_from_recipe else "the second"
+    return f", {which} from {names[0]}, which the target runs keep"
+
+
 def meta_init_spec(cfg: RunConfig, settings: MetaInitSettings) -> InnerSpec:
     """The plain inner loop (no regularizer) that meta-training differentiates through."""
     lr, head_lr = settings.rates(cfg)
@@ -343,8 +354,7 @@ class MetaInitLearner:
         else:
             t = self.cfg.train
             clip = "set train.grad_clip" if t.grad_clip is None else f"lower train.grad_clip (now {t.grad_clip:g})"
-            now = f"now {lr:g} / {head_lr:g}" + ("" if s.inner_lr is not None and s.inner_head_lr is not None
-                                                 else ", from train.lr / train.head_lr, which the target runs keep")
+            now = f"now {lr:g} / {head_lr:g}" + _recipe_origin(s.inner_lr is None, s.inner_head_lr is None)
             fix = f"lower inner_lr / inner_head_lr ({now}) or {clip}"
         warnings.warn(
             f"meta-training {s.algorithm}: the inner loop raises the query loss (mean {found[0]:.3f} after {T} inner "
