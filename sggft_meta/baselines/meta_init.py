@@ -113,13 +113,15 @@ class MetaInitSettings(BaseModel):
 
 def _recipe_origin(lr_from_recipe: bool, head_from_recipe: bool) -> str:
     """Which of the inner rates quoted in the divergence warning come from the target recipe."""
-    names = [n for n, inherited in (("train.lr", lr_from_recipe), ("train.head_lr", head_from_recipe)) if inherited]
-    if not names:
+    if lr_from_recipe and head_from_recipe:
+        origin = "from train.lr / train.head_lr"
+    elif lr_from_recipe:
+        origin = "the first from train.lr"
+    elif head_from_recipe:
+        origin = "the second from train.head_lr"
+    else:
         return ""
-    if len(names) == 2:
-        return ", from train.lr / train.head_lr, which the target runs keep"
-    which = "the first" if lr_from_recipe else "the second"
-    return f", {which} from {names[0]}, which the target runs keep"
+    return f", {origin}, which the target runs keep"
 
 
 def meta_init_spec(cfg: RunConfig, settings: MetaInitSettings) -> InnerSpec:
