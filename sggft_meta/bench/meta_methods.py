@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 
 from ..errors import ConfigError, SggftError
+from ..heap import release_freed_memory
 from .grid import safe_name
 from .methods import BENCH_METHODS
 
@@ -290,6 +291,7 @@ def meta_init_cell(cell, ctx) -> dict:
             with torch.random.fork_rng(devices=[]):  # the cell's own RNG stream is the same trained or reused
                 MetaInitLearner(cfg, settings, backbone).train(directory)
             spent = time.perf_counter() - t0
+            release_freed_memory()  # the meta-training's heap, before this cell's fine-tuning
             _finish(directory, spent)
     saved = load_init(directory, backbone)  # from disk in both cases: a reused init gives the same cell
     info.update(trained_in_this_cell=spent > 0, seconds_this_cell=spent, train_seconds=_recorded_seconds(directory),
@@ -335,6 +337,7 @@ def sggft_meta_cell(cell, ctx) -> dict:
             with torch.random.fork_rng(devices=[]), eval_mode(backbone):
                 MetaLearner(cfg.model_copy(update={"method": "sggft"}), backbone).train(directory)
             spent = time.perf_counter() - t0
+            release_freed_memory()  # the meta-training's heap, before this cell's fine-tuning
             _finish(directory, spent)
     backbone.restore(pristine)
     if cfg.meta.reptile:  # the Reptile phi_0 lives in the checkpoint, beside the aligner

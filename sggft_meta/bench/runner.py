@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import ConfigError
+from ..heap import release_freed_memory
 from ..report import git_commit, machine, write_json_atomic
 from .aggregate import MANIFEST
 from .grid import Cell, Grid, cells as grid_cells, dump_grid
@@ -172,6 +173,9 @@ class _Memory:
         return None
 
     def start(self) -> None:
+        # what earlier cells freed (a meta-training's heap above all) goes back to the OS first, so
+        # the process does not carry it into this cell and the peak below is this cell's own
+        release_freed_memory()
         if self.cuda:
             import torch
 
