@@ -10,13 +10,9 @@ import pytest
 
 from sggft_meta import heap
 from sggft_meta.bench import parse_grid, run_grid
+from sggft_meta.bench.runner import _Memory
 
 from test_bench_meta import grid_tree, maml_method
-
-
-def _rss_kib() -> int:
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
 
 
 def test_release_gives_freed_heap_back_to_the_os():
@@ -31,9 +27,9 @@ def test_release_gives_freed_heap_back_to_the_os():
         ctypes.memset(p, 1, size)  # resident
     for p in chunks[:-1]:  # the last one stays, so the allocator cannot shrink the heap's top by itself
         libc.free(p)
-    held = _rss_kib()
+    held = _Memory._status_kib("VmRSS")
     assert heap.release_freed_memory() is True
-    after = _rss_kib()
+    after = _Memory._status_kib("VmRSS")
     libc.free(chunks[-1])
     assert held - after > 100_000, f"resident {held} kB before the trim, {after} kB after"
 
