@@ -30,7 +30,7 @@ import warnings
 from pathlib import Path
 
 MODES = ("plain", "surgery", "hvp", "exact", "inplace")  # inplace: the plain step as InnerLoop.run takes it (PlainStep)
-TARGETS = {"surgery": 1.1, "hvp": 2.0, "exact": 2.5}  # ratio to plain, issue #3
+TARGETS = {"surgery": 1.1, "hvp": 2.0, "exact": 2.5}  # ratio to plain: the step-cost targets
 DEFAULT_BATCH = {"minilm": (32, 64), "smollm2": (8, 64)}
 
 

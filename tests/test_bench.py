@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sggft_meta.bench import BENCH_METHODS, aggregate, load_grid, paired_sign_flip, parse_grid, run_grid
-from sggft_meta.bench import runner as bench_runner
-from sggft_meta.cli import main
+from sggft_bench import BENCH_METHODS, aggregate, load_grid, paired_sign_flip, parse_grid, run_grid
+from sggft_bench import runner as bench_runner
+from sggft_bench.cli import main
 from sggft_meta.errors import ConfigError
 from sggft_meta.report import fmt_mean_std
 
@@ -133,10 +133,10 @@ def test_failed_cell_is_recorded_and_the_grid_goes_on(tiny_bert_dir, polarity_fo
         # The command line: run + aggregate, exit status 1 because cells failed; a second run retries only those.
         grid_file = tmp_path / "g.yaml"
         grid_file.write_text(yaml.safe_dump(tree))
-        assert main(["bench", "run", str(grid_file), "--out", str(tmp_path / "cli")]) == 1
+        assert main(["run", str(grid_file), "--out", str(tmp_path / "cli")]) == 1
         assert "4 cells run, 0 skipped (done earlier), 2 failed, of 6" in capsys.readouterr().out
         assert (tmp_path / "cli" / "results.md").is_file() and (tmp_path / "cli" / "seconds_per_episode.png").is_file()
-        assert main(["bench", "run", str(grid_file), "--out", str(tmp_path / "cli")]) == 1
+        assert main(["run", str(grid_file), "--out", str(tmp_path / "cli")]) == 1
         assert "0 cells run, 4 skipped (done earlier), 2 failed, of 6" in capsys.readouterr().out
 
         with pytest.raises(RuntimeError, match="boom"):  # --fail-fast stops at the first failure
@@ -176,7 +176,7 @@ def _fake_cells(out: Path, methods: dict, tasks: list[str], shots: list[int], se
                            "trace": {"grad_norm_cv": base, "cos_consecutive": base / 2, "path_length": 10 * base},
                            "per_step": {"grad_norm": [1.0 + si, 2.0 + si, 3.0 + si][: 2 + si % 2]},
                            "peak_memory_bytes": None, "peak_rss_bytes": 300 * 2**20, "backbone": "tiny", "commit": "abc1234",
-                           "machine": {"cpu": "test cpu"}, "command": "sggft-meta bench run g.yaml --out o"}
+                           "machine": {"cpu": "test cpu"}, "command": "sggft-bench run g.yaml --out o"}
                     path = out / "cells" / m / t / f"k{k}" / f"seed{s}.json"
                     path.parent.mkdir(parents=True, exist_ok=True)
                     path.write_text(json.dumps(rec))
@@ -188,7 +188,7 @@ def test_aggregate_tables_average_comparison_and_plots(tmp_path):
     out = tmp_path / "out"
     seeds = [13, 21, 42, 87, 100]
     _fake_cells(out, {"sggft": 0.80, "lora": 0.75, "full": 0.70}, ["t1", "t2", "t3"], [4, 8], seeds, skip={("full", "t3", 8, 42)})
-    assert main(["bench", "aggregate", str(out), "--focus", "sggft"]) == 0
+    assert main(["aggregate", str(out), "--focus", "sggft"]) == 0
     md = (out / "results.md").read_text()
     summary = json.loads((out / "summary.json").read_text())
     for png in ("metric_vs_k.png", "metric_per_method.png", "grad_norm_cv.png", "seconds_per_episode.png", "grad_norm_over_steps.png"):
@@ -219,7 +219,7 @@ def test_aggregate_tables_average_comparison_and_plots(tmp_path):
     assert summary["provenance"]["backbones"] == ["tiny"] and summary["provenance"]["commits"] == ["abc1234"]
 
     # unknown focus: one clear line, exit 2
-    assert main(["bench", "aggregate", str(out), "--focus", "sgft"]) == 2
+    assert main(["aggregate", str(out), "--focus", "sgft"]) == 2
 
 
 def test_comparison_against_named_baselines_only(tmp_path, capsys):
@@ -229,26 +229,26 @@ def test_comparison_against_named_baselines_only(tmp_path, capsys):
     _fake_cells(out, {"sggft": 0.78, "sggft_mag": 0.85, "lora": 0.75, "full": 0.70}, ["t1", "t2"], [4], [13, 21, 42])
     manifest = json.loads((out / "manifest.json").read_text())
     (out / "manifest.json").write_text(json.dumps({**manifest, "focus": "sggft", "against": ["lora", "full"]}))
-    assert main(["bench", "aggregate", str(out)]) == 0
+    assert main(["aggregate", str(out)]) == 0
     summary = json.loads((out / "summary.json").read_text())
     comp = summary["per_k"]["4"]["comparison"]
     assert comp["against"] == "lora" and comp["pool"] == ["lora", "full"] and comp["mean_diff"] == pytest.approx(0.03)
     md = (out / "results.md").read_text()
     assert "Against the best by average of: lora, full." in md and "| sggft | lora | 6 | +3.00 |" in md
     # without the pool (another focus named on the command line) the best other method is the ablation
-    assert main(["bench", "aggregate", str(out), "--focus", "lora"]) == 0
+    assert main(["aggregate", str(out), "--focus", "lora"]) == 0
     assert json.loads((out / "summary.json").read_text())["per_k"]["4"]["comparison"]["against"] == "sggft_mag"
     # --against on the command line overrides the run's pool; a wrong name is one clear line
-    assert main(["bench", "aggregate", str(out), "--against", "full"]) == 0
+    assert main(["aggregate", str(out), "--against", "full"]) == 0
     assert json.loads((out / "summary.json").read_text())["per_k"]["4"]["comparison"]["against"] == "full"
     capsys.readouterr()
-    assert main(["bench", "aggregate", str(out), "--against", "lroa"]) == 2
+    assert main(["aggregate", str(out), "--against", "lroa"]) == 2
     assert "--against 'lroa' is not a method of this run; did you mean 'lora'?" in capsys.readouterr().err
-    assert main(["bench", "aggregate", str(out), "--against", "sggft"]) == 2
+    assert main(["aggregate", str(out), "--against", "sggft"]) == 2
     assert "--against 'sggft' is the focus itself" in capsys.readouterr().err
     # an empty list is refused, not read as "every other method"
     with pytest.raises(SystemExit) as exit_info:
-        main(["bench", "aggregate", str(out), "--against", ","])
+        main(["aggregate", str(out), "--against", ","])
     assert exit_info.value.code == 2
     assert "--against takes comma-separated method names like finetune_lora,reptile, got ','" in capsys.readouterr().err
 
@@ -260,7 +260,7 @@ def test_per_k_average_table_keeps_unscaled_metrics_unscaled(tmp_path):
     for f in (out / "cells").glob("*/t2/*/*.json"):
         rec = json.loads(f.read_text())
         f.write_text(json.dumps({**rec, "metric": "mse"}))
-    assert main(["bench", "aggregate", str(out)]) == 0
+    assert main(["aggregate", str(out)]) == 0
     md = (out / "results.md").read_text()
     summary = json.loads((out / "summary.json").read_text())
     per_k = md.split("## Average over tasks, per K")[1].split("##")[0]
@@ -300,18 +300,18 @@ def test_bad_grid_is_one_clear_error(tmp_path, capsys, tree, message):
     with pytest.raises(ConfigError) as e:
         load_grid(path)
     assert message in str(e.value) and "\n" not in str(e.value)
-    assert main(["bench", "run", str(path), "--out", str(tmp_path / "o")]) == 2
+    assert main(["run", str(path), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("sggft-meta: error: grid ") and message in err and "\n" not in err
+    assert err.startswith("sggft-bench: error: grid ") and message in err and "\n" not in err
     assert not (tmp_path / "o").exists()
 
 
 def test_bad_yaml_and_missing_file(tmp_path, capsys):
     path = tmp_path / "g.yaml"
     path.write_text("tasks: [sst2\nshots: 4\n")
-    assert main(["bench", "run", str(path), "--out", str(tmp_path / "o")]) == 2
+    assert main(["run", str(path), "--out", str(tmp_path / "o")]) == 2
     assert "not valid YAML" in capsys.readouterr().err
-    assert main(["bench", "run", str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "o")]) == 2
+    assert main(["run", str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "o")]) == 2
     assert "does not exist" in capsys.readouterr().err
 
 
@@ -330,7 +330,7 @@ def test_every_shipped_grid_is_valid(name):
     assert grid.methods and grid.tasks and grid.shots and grid.seeds
 
 
-def test_issue5_grid_has_every_baseline_and_ablation():
+def test_baselines_grid_has_every_baseline_and_ablation():
     grid = load_grid(GRIDS / "baselines.yaml")
     kinds = {name: m.kind for name, m in grid.methods.items()}
     assert {kinds[m] for m in ("maml", "fomaml", "reptile")} == {"meta_init"} and kinds["setfit"] == "setfit"
@@ -397,7 +397,7 @@ def test_shards_split_a_grid_without_overlap(tiny_bert_dir, polarity_folder, tmp
     for bad in ("3/2", "0/2", "x"):
         with pytest.raises(ConfigError, match="--shard"):
             bench_runner.parse_shard(bad)
-    assert main(["bench", "run", "nope.yaml", "--out", str(out), "--shard", "2/1"]) != 0
+    assert main(["run", "nope.yaml", "--out", str(out), "--shard", "2/1"]) != 0
     assert "--shard 2/1" in capsys.readouterr().err
 
 
@@ -437,14 +437,14 @@ def test_shots_filter_runs_only_those_k(tiny_bert_dir, polarity_folder, tmp_path
     with pytest.raises(ConfigError, match=r"--shots 8: not a shot of grid .*\(its shots: 2, 4\)"):
         run_grid(grid, out, only_shots=[8], log=lambda line: None)
     with pytest.raises(SystemExit):  # argparse: usage line and the message, exit status 2
-        main(["bench", "run", "g.yaml", "--out", str(out), "--shots", "8,x"])
+        main(["run", "g.yaml", "--out", str(out), "--shots", "8,x"])
     assert "--shots takes comma-separated K values" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("flag, what", [("--tasks", "task names like sst2,rte"),
                                          ("--methods", "method names like finetune_lora,sggft_all")])
-def test_bench_run_name_filters_strip_spaces_and_refuse_an_empty_list(flag, what, tmp_path, monkeypatch, capsys):
-    import sggft_meta.bench as bench
+def test_run_name_filters_strip_spaces_and_refuse_an_empty_list(flag, what, tmp_path, monkeypatch, capsys):
+    import sggft_bench as bench
 
     seen = {}
 
@@ -455,11 +455,11 @@ def test_bench_run_name_filters_strip_spaces_and_refuse_an_empty_list(flag, what
     monkeypatch.setattr(bench, "load_grid", lambda path: None)
     monkeypatch.setattr(bench, "run_grid", fake_run_grid)
     with pytest.raises(SystemExit):
-        main(["bench", "run", "g.yaml", "--out", str(tmp_path), flag, " a , b,"])
+        main(["run", "g.yaml", "--out", str(tmp_path), flag, " a , b,"])
     assert seen["only_tasks" if flag == "--tasks" else "only_methods"] == ["a", "b"]
     # "," must not be read as "no filter" (every task or method of the grid)
     with pytest.raises(SystemExit) as exit_info:
-        main(["bench", "run", "g.yaml", "--out", str(tmp_path), flag, ","])
+        main(["run", "g.yaml", "--out", str(tmp_path), flag, ","])
     assert exit_info.value.code == 2
     assert f"{flag} takes comma-separated {what}, got ','" in capsys.readouterr().err
 
@@ -486,11 +486,16 @@ def test_reuse_copies_cells_of_the_same_definition(tiny_bert_dir, polarity_folde
     with pytest.raises(ConfigError, match="reuse: .*nope is not the --out folder of a bench run"):
         run_grid(parse_grid(typo), tmp_path / "c", log=lambda line: None)
     assert not (tmp_path / "c").exists()
+    (tmp_path / "archives").mkdir()  # a run whose cells were archived: the error says how to unpack them
+    (tmp_path / "archives" / "old.tar.xz").write_bytes(b"")
+    packed = _grid(tiny_bert_dir, polarity_folder, reuse=[str(tmp_path / "old")])
+    with pytest.raises(ConfigError, match=rf"its cells are archived: tar -xJf {tmp_path}/archives/old.tar.xz -C {tmp_path}$"):
+        run_grid(parse_grid(packed), tmp_path / "d", log=lambda line: None)
 
 
 def test_method_whose_package_is_missing_blocks_only_itself(tiny_bert_dir, polarity_folder, tmp_path, monkeypatch):
     """A grid with SetFit loads where setfit is not installed; the other methods run; SetFit refuses."""
-    from sggft_meta.baselines import setfit_runner
+    from sggft_bench import setfit_runner
     from sggft_meta.errors import MissingPackageError
 
     def missing():
@@ -516,7 +521,7 @@ def test_method_whose_package_is_missing_blocks_only_itself(tiny_bert_dir, polar
 
 
 def test_line_plots_tell_fourteen_methods_apart():
-    from sggft_meta.bench.aggregate import method_styles
+    from sggft_bench.aggregate import method_styles
 
     methods = [f"m{i}" for i in range(14)]
     styles = method_styles(methods)

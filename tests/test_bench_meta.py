@@ -16,8 +16,8 @@ import shutil
 import pytest
 import torch
 
-from sggft_meta.bench import BENCH_METHODS, parse_grid, run_grid
-from sggft_meta.bench.meta_methods import lodo_sources
+from sggft_bench import BENCH_METHODS, parse_grid, run_grid
+from sggft_bench.meta_methods import lodo_sources
 from sggft_meta.errors import ConfigError
 from sggft_meta.task import get_task
 
@@ -195,7 +195,7 @@ def test_sggft_meta_kind_trains_the_aligner_once_per_domain(tiny_bert_dir, tmp_p
 
 def test_sggft_meta_with_reptile_adapts_from_the_reptile_init(tiny_bert_dir, tmp_path, monkeypatch):
     import sggft_meta.run as run_module
-    from sggft_meta.align.checkpoint import read_latest_checkpoint
+    from sggft_meta.align import read_latest_checkpoint
 
     seen = []
     real = run_module.run_method
@@ -285,7 +285,7 @@ def test_meta_training_lock_serialises_shards(tmp_path):
     import threading
     import time
 
-    from sggft_meta.bench.meta_methods import _exclusive
+    from sggft_bench.meta_methods import _exclusive
 
     events = []
 

@@ -1,4 +1,4 @@
-"""tools/device_pack.py and tools/device_grid.sh: the package tar splits into parts that reassemble
+"""benchmarks/tools/device_pack.py and benchmarks/tools/device_grid.sh: the package tar splits into parts that reassemble
 byte for byte under the recorded sha256, no part exceeds what one call carries, and bad input is
 refused by name."""
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-TOOL = ROOT / "tools" / "device_pack.py"
+TOOL = ROOT / "benchmarks" / "tools" / "device_pack.py"
 
 
 @pytest.fixture()
@@ -61,10 +61,10 @@ def test_an_uninstalled_package_is_named(device_pack, tmp_path):
 
 
 def test_an_out_folder_git_does_not_ignore_is_refused(tmp_path):
-    proc = subprocess.run([sys.executable, str(TOOL), "--data", str(tmp_path), "--out", "tools/not_ignored_dir"],
+    proc = subprocess.run([sys.executable, str(TOOL), "--data", str(tmp_path), "--out", "benchmarks/tools/not_ignored_dir"],
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode != 0
-    assert "is not ignored by git" in proc.stderr and not (ROOT / "tools" / "not_ignored_dir").exists()
+    assert "is not ignored by git" in proc.stderr and not (ROOT / "benchmarks" / "tools" / "not_ignored_dir").exists()
 
 
 def test_bad_input_is_refused_before_the_old_pack_is_removed(device_pack, tmp_path, monkeypatch):
@@ -84,7 +84,7 @@ def test_bad_input_is_refused_before_the_old_pack_is_removed(device_pack, tmp_pa
 
 
 def test_device_grid_script_parses_and_wants_its_arguments():
-    script = ROOT / "tools" / "device_grid.sh"
+    script = ROOT / "benchmarks" / "tools" / "device_grid.sh"
     assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
     proc = subprocess.run(["bash", str(script)], capture_output=True, text=True)
-    assert proc.returncode == 2 and "usage: bash tools/device_grid.sh GRID OUT_DIR SHARDS SECONDS" in proc.stderr
+    assert proc.returncode == 2 and "usage: bash benchmarks/tools/device_grid.sh GRID OUT_DIR SHARDS SECONDS" in proc.stderr

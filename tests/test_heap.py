@@ -8,9 +8,9 @@ import ctypes.util
 
 import pytest
 
-from sggft_meta import heap
-from sggft_meta.bench import parse_grid, run_grid
-from sggft_meta.bench.runner import _Memory
+from sggft_bench import heap
+from sggft_bench import parse_grid, run_grid
+from sggft_bench.runner import _Memory
 
 from test_bench_meta import grid_tree, maml_method
 
@@ -41,7 +41,7 @@ def test_off_glibc_only_the_garbage_is_collected(monkeypatch):
 
 def test_bench_releases_memory_before_each_cell_and_after_a_meta_training(tiny_bert_dir, tmp_path, monkeypatch):
     from sggft_meta.baselines.meta_init import MetaInitLearner
-    from sggft_meta.bench import meta_methods, runner
+    from sggft_bench import meta_methods, runner
 
     events = []
     real_train = MetaInitLearner.train

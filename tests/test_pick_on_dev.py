@@ -1,11 +1,11 @@
-"""tools/pick_on_dev.py: the per-episode choice on dev, its tie rule, the incomplete-task rule, errors."""
+"""benchmarks/tools/pick_on_dev.py: the per-episode choice on dev, its tie rule, the incomplete-task rule, errors."""
 
 import json
 import subprocess
 import sys
 from pathlib import Path
 
-TOOL = Path(__file__).resolve().parents[1] / "tools" / "pick_on_dev.py"
+TOOL = Path(__file__).resolve().parents[1] / "benchmarks" / "tools" / "pick_on_dev.py"
 
 
 def _cell(root, method, task, seed, dev, test, shots=16):

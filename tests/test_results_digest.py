@@ -1,11 +1,11 @@
-"""tools/results_digest.py: the digest of a finished grid, and its error on a folder that is not one."""
+"""benchmarks/tools/results_digest.py: the digest of a finished grid, and its error on a folder that is not one."""
 
 import json
 import subprocess
 import sys
 from pathlib import Path
 
-TOOL = Path(__file__).resolve().parents[1] / "tools" / "results_digest.py"
+TOOL = Path(__file__).resolve().parents[1] / "benchmarks" / "tools" / "results_digest.py"
 RUN = Path(__file__).resolve().parents[1] / "docs" / "results" / "lodo_sentiment"
 
 
@@ -25,7 +25,7 @@ def test_digest_of_a_committed_grid_matches_its_summary():
 def test_digest_of_a_folder_without_summary_names_the_fix(tmp_path):
     out = _digest(str(tmp_path))
     assert out.returncode != 0
-    assert "summary.json does not exist" in out.stderr and "sggft-meta bench aggregate" in out.stderr
+    assert "summary.json does not exist" in out.stderr and "sggft-bench aggregate" in out.stderr
     assert "Traceback" not in out.stderr
 
 
@@ -113,7 +113,7 @@ def test_complete_only_keeps_a_partly_run_task_out_of_every_figure(tmp_path):
             row.pop("seconds")
     (tmp_path / "summary.json").write_text(json.dumps({"methods": ["a", "b"], "seeds": [13, 21], "per_k": {"16": block}}))
     old = _digest(str(tmp_path), "--rows", "methods", "--complete-only")
-    assert old.returncode != 0 and "sggft-meta bench aggregate" in old.stderr and "Traceback" not in old.stderr
+    assert old.returncode != 0 and "sggft-bench aggregate" in old.stderr and "Traceback" not in old.stderr
 
 
 def test_rows_methods_averages_a_row_over_its_tasks_when_no_task_is_complete(tmp_path):

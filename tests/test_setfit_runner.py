@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sggft_meta.baselines.setfit_runner import run_setfit
+from sggft_bench.setfit_runner import run_setfit
 from sggft_meta.errors import ConfigError, SggftError
 
 from conftest import polarity_rows, write_jsonl
@@ -88,7 +88,7 @@ def test_missing_setfit_gives_install_hint(monkeypatch, tiny_task):
 
 
 def test_command_line_writes_json(tiny_st_body, tiny_task, tmp_path, capsys):
-    from sggft_meta.baselines.setfit_runner import main
+    from sggft_bench.setfit_runner import main
 
     out = tmp_path / "setfit.json"
     assert main(["--task", str(tiny_task), "--shots", "2", "--seeds", "13", "--body", str(tiny_st_body),
@@ -101,3 +101,18 @@ def test_command_line_writes_json(tiny_st_body, tiny_task, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:  # a malformed seed list: the flag named, status 2, no traceback
         main(["--task", str(tiny_task), "--shots", "2", "--seeds", "13,x"])
     assert exit_info.value.code == 2 and "--seeds takes comma-separated integers like 13,21,42" in capsys.readouterr().err
+
+
+def test_bench_command_runs_the_setfit_baseline(tiny_st_body, tiny_task, tmp_path, capsys):
+    from sggft_bench.cli import main
+
+    out = tmp_path / "setfit.json"
+    assert main(["setfit", "--task", str(tiny_task), "--shots", "2", "--seeds", "13", "--body", str(tiny_st_body),
+                 "--out", str(out), "show_progress_bar=false", "num_iterations=1"]) == 0
+    payload = json.loads(out.read_text())
+    assert f"sggft-bench setfit --task {tiny_task} --shots 2 --seeds 13" in payload["command"]
+    assert payload["overrides"] == {"show_progress_bar": False, "num_iterations": 1} and len(payload["seeds"]) == 1
+    capsys.readouterr()
+    assert main(["setfit", "--task", str(tiny_task), "num_iterations"]) == 2  # not key=value: one line, status 2
+    err = capsys.readouterr().err.strip()
+    assert err == "sggft-bench: error: override 'num_iterations' is not key=value; write it like num_iterations=20"
