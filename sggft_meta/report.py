@@ -1,48 +1,19 @@
-"""Results: atomic JSON writing, machine description, Markdown tables."""
+"""Results: machine description, commit, mean and spread, Markdown tables (and, re-exported from
+`sggft_meta.io`, the atomic JSON writer every results file goes through)."""
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import platform
 import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from .io import json_safe, write_json_atomic
 
-def write_json_atomic(path: str | Path, payload) -> None:
-    """Write JSON to a temp file beside `path`, then rename: a crash never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(json_safe(payload), f, indent=2, allow_nan=False)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def json_safe(value):
-    """`value` with NaN and infinities replaced by None (strict JSON), numpy scalars as Python."""
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        try:
-            value = value.item()
-        except (TypeError, ValueError):
-            return value
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+__all__ = ["fmt_mean_std", "git_commit", "json_safe", "machine", "markdown_table", "mean_std", "write_json_atomic"]
 
 
 def machine() -> dict:

@@ -11,10 +11,9 @@ import pytest
 import torch
 
 from sggft_meta.align import ALIGNERS, Aligner
-from sggft_meta.align import checkpoint as ck
-from sggft_meta.align.checkpoint import (
-    load_aligner, read_aligner_config, read_latest_checkpoint, save_aligner, write_checkpoint,
-)
+from sggft_meta.align import transfer as ck
+from sggft_meta.align.transfer import load_aligner, read_aligner_config, save_aligner
+from sggft_meta.checkpoint import read_latest_checkpoint, write_checkpoint
 from sggft_meta.align.features import FEATURE_SPEC, NUM_FEATURES
 from sggft_meta.errors import CheckpointError, SggftError
 

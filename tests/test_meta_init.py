@@ -95,7 +95,7 @@ def meta_cfg(model_dir, *extra):
 def fixed_episode_losses(learner, episodes):
     """Mean over `episodes` of the support loss at phi_0 and the query loss after T inner steps
     (the prototype head of each episode's support set, as in meta-training)."""
-    from sggft_meta.outer_loop import episode_task
+    from sggft_meta.outer_step import episode_task
 
     bb, support_total, query_total = learner.backbone, 0.0, 0.0
     learner._install()
@@ -129,7 +129,7 @@ def test_reptile_update_on_hand_made_numbers(tiny_bert_dir):
 
 def test_reptile_episode_delta_is_one_sgd_step_by_hand(tiny_bert_dir):
     """With T = 1 and SGD, phi_T - phi_0 = -inner_lr * grad L(phi_0; S) on the body."""
-    from sggft_meta.outer_loop import episode_task
+    from sggft_meta.outer_step import episode_task
 
     learner = MetaInitLearner(meta_cfg(tiny_bert_dir, "meta.inner_steps=1"),
                               MetaInitSettings(algorithm="reptile", inner_lr=0.3, inner_head_lr=0.7))
@@ -282,6 +282,7 @@ def _edit(path, **fields):
     ("extra_names", "holds 4 parameter(s) this backbone does not adapt"),
     ("missing_names", "lacks 4 parameter(s) this backbone adapts"),
     ("wrong_shapes", "has shape [8, 16] in init.safetensors, this backbone's is [4, 16]"),
+    ("non_finite", "in init.safetensors holds NaN or infinite values"),
 ])
 def test_bad_init_directories(saved_init, tmp_path, tiny_bert_dir, case, fragment):
     good, cfg = saved_init
@@ -304,6 +305,19 @@ def test_bad_init_directories(saved_init, tmp_path, tiny_bert_dir, case, fragmen
         _copy(good, target)
         _edit(target / INIT_CONFIG, **{"foreign": {"format": "something"}, "newer": {"format_version": 99},
                                        "no_sources": {"sources": None}}[case])
+    elif case == "non_finite":  # NaN weights under a valid checksum
+        from safetensors.torch import load, save
+
+        from sggft_meta.io import digest
+
+        _copy(good, target)
+        state = load((target / INIT_WEIGHTS).read_bytes())
+        name = sorted(state)[0]
+        state[name][0, 0] = float("nan")
+        data = save(state, metadata={"format": "pt"})
+        (target / INIT_WEIGHTS).write_bytes(data)
+        _edit(target / INIT_CONFIG, weights={"file": INIT_WEIGHTS, **digest(data)})
+        fragment = f"tensor {name!r} {fragment}"
     elif case in ("truncated", "tampered"):
         _copy(good, target)
         data = (target / INIT_WEIGHTS).read_bytes()
@@ -466,3 +480,37 @@ def test_the_warning_says_which_inner_rate_comes_from_the_recipe(tiny_bert_dir, 
     with pytest.warns(RuntimeWarning, match=r"lower inner_lr / inner_head_lr \(" + now) as caught:
         learner._warn_if_inner_loop_diverges()
     assert "train.lr / train.head_lr" not in str(caught[0].message)
+
+
+# ------------------------------------------------------------------ resuming: the config, the result
+def test_resume_refuses_changed_settings_and_ignores_what_it_does_not_read(tiny_bert_dir, tmp_path, capsys):
+    cfg = meta_cfg(tiny_bert_dir, "meta.outer_steps=1", "meta.checkpoint_every=1")
+    MetaInitLearner(cfg, MetaInitSettings(algorithm="fomaml")).train(tmp_path / "run")
+    longer = meta_cfg(tiny_bert_dir, "meta.outer_steps=2", "meta.checkpoint_every=1")
+    with pytest.raises(ConfigError) as info:
+        MetaInitLearner(longer, MetaInitSettings(algorithm="fomaml", inner_lr=0.01)).train(tmp_path / "run")
+    assert "settings.inner_lr 0.05 -> 0.01" in str(info.value) and "\n" not in str(info.value)
+    with pytest.raises(ConfigError, match="meta.inner_steps 2 -> 3"):
+        MetaInitLearner(meta_cfg(tiny_bert_dir, "meta.outer_steps=2", "meta.inner_steps=3"),
+                        MetaInitSettings(algorithm="fomaml")).train(tmp_path / "run")
+    # the SGGFT settings, and train.* with the sgd inner loop, are not read: they may change
+    capsys.readouterr()
+    other = meta_cfg(tiny_bert_dir, "meta.outer_steps=2", "sggft.lambda_dir=0.7", "meta.truncate_k=2", "train.lr=0.5")
+    learner = MetaInitLearner(other, MetaInitSettings(algorithm="fomaml"))
+    learner.train(tmp_path / "run")
+    assert learner.step == 2 and f"resuming meta-training from step 1 of 2 in {tmp_path / 'run'}" in capsys.readouterr().err
+
+
+def test_a_finished_run_rebuilds_a_damaged_initialisation(tiny_bert_dir, tmp_path, capsys):
+    cfg = meta_cfg(tiny_bert_dir, "meta.outer_steps=2", "meta.checkpoint_every=1")
+    settings = MetaInitSettings(algorithm="reptile")
+    MetaInitLearner(cfg, settings).train(tmp_path / "run")
+    weights = (tmp_path / "run" / INIT_WEIGHTS).read_bytes()
+    (tmp_path / "run" / INIT_WEIGHTS).write_bytes(weights[:-1] + bytes([weights[-1] ^ 1]))
+    capsys.readouterr()
+    MetaInitLearner(cfg, settings).train(tmp_path / "run")
+    err = capsys.readouterr().err
+    assert f"meta-training in {tmp_path / 'run'} already finished at step 2; the initialisation was not intact (" in err
+    assert (tmp_path / "run" / INIT_WEIGHTS).read_bytes() == weights
+    MetaInitLearner(cfg, settings).train(tmp_path / "run")
+    assert "already finished at step 2; the initialisation is verified" in capsys.readouterr().err

@@ -3,7 +3,7 @@
 An aligner maps the per-group statistics of step t to a gate `a_k` in [0, 1] and a target
 similarity `rho_k` in (-1, 1) for the alignment term (regularizer `align`, or its surgery).
 Every aligner is an `nn.Module` with a JSON-serialisable `config()`; learnable ones keep
-their parameters in the module (saved as safetensors, see `checkpoint.py`).
+their parameters in the module (saved as safetensors, see `transfer.py`).
 """
 
 from __future__ import annotations
@@ -13,8 +13,12 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from .._registry import Registry
+from ..errors import CheckpointError
 from ..flat import FlatLayout
+from .registry import ALIGNERS
+from .transfer import load_aligner, save_aligner
+
+__all__ = ["ALIGNERS", "Aligner"]
 
 
 class Aligner(nn.Module):
@@ -35,17 +39,12 @@ class Aligner(nn.Module):
         """Forget per-episode state (called at the start of every inner loop)."""
 
     def save_pretrained(self, directory, **kw):
-        """Save to `directory` (config.json + model.safetensors); see `checkpoint.save_aligner`."""
-        from .checkpoint import save_aligner
-
+        """Save to `directory` (config.json + model.safetensors); see `transfer.save_aligner`."""
         return save_aligner(self, directory, **kw)
 
     @classmethod
     def from_pretrained(cls, directory, **kw) -> "Aligner":
         """Load the aligner saved in `directory`; on a subclass, it must be of that type."""
-        from ..errors import CheckpointError
-        from .checkpoint import load_aligner
-
         aligner = load_aligner(directory, **kw)
         if cls is not Aligner and not isinstance(aligner, cls):
             raise CheckpointError(
@@ -54,5 +53,3 @@ class Aligner(nn.Module):
             )
         return aligner
 
-
-ALIGNERS: Registry[type[Aligner]] = Registry("aligner")

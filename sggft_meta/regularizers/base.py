@@ -7,7 +7,7 @@ from typing import ClassVar
 
 import torch
 
-from .._registry import Registry
+from ..registry import Registry
 from ..flat import FlatLayout
 
 
