@@ -9,50 +9,12 @@ causal LM, anything else a mean-pooled encoder.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-from typing import Callable
-
 import torch
 
-from .._registry import Registry
 from ..config import ModelConfig
 from ..errors import ModelError
-from .backbone import Backbone, EncoderBackbone
-
-Loader = Callable[[ModelConfig, int, torch.dtype], Backbone]
-BACKBONES: Registry[Loader] = Registry("backbone")
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float64": torch.float64}
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ModelError(f"model.device {name!r} is not a device name; use 'auto', 'cpu', 'cuda' or 'cuda:N'") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ModelError(f"model.device is {name!r} but no CUDA device is available; use model.device=auto or cpu")
-    return device
-
-
-def cache_root(cfg: ModelConfig) -> Path:
-    root = cfg.cache_dir or Path(os.environ.get("SGGFT_CACHE", Path.home() / ".cache" / "sggft_meta"))
-    return Path(root).expanduser()
-
-
-def load_encoder(path: str, cfg: ModelConfig, max_length: int, dtype: torch.dtype, *, name: str) -> EncoderBackbone:
-    """A BERT-like encoder from a local path or hub id (eager attention: second-order autograd on CPU)."""
-    from transformers import AutoModel, AutoTokenizer
-
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        body = AutoModel.from_pretrained(path, attn_implementation="eager", dtype=dtype)
-    except OSError as e:
-        raise ModelError(f"cannot load model {path!r}: {e}. Give a local path, a reachable hub id, or one of {BACKBONES.names()}") from None
-    return EncoderBackbone(body, tokenizer, max_length=max_length, name=name, adapt=cfg.adapt, lora_cfg=cfg.lora, normalize=cfg.normalize, head_scale=cfg.head_scale)
-
+from .backbone import Backbone
+from .registry import BACKBONES, DTYPES, cache_root, load_encoder, resolve_device  # noqa: F401  (re-exported)
 
 @BACKBONES.register("minilm")
 def load_minilm(cfg: ModelConfig, max_length: int, dtype: torch.dtype) -> Backbone:
@@ -65,14 +27,28 @@ def load_minilm(cfg: ModelConfig, max_length: int, dtype: torch.dtype) -> Backbo
 
 def load_any(cfg: ModelConfig, max_length: int, dtype: torch.dtype) -> Backbone:
     """A HF hub id or a local folder: causal LMs become verbalizer backbones, others encoders."""
+    from pathlib import Path
+
     from transformers import AutoConfig
 
+    from ..registry import closest
+
+    names = ", ".join(BACKBONES.names())
+    local = Path(cfg.name).expanduser()
+    if local.is_dir() and not (local / "config.json").is_file():
+        raise ModelError(f"{cfg.name} is a folder but not a model (no config.json); give a model folder or one of {names}")
+    if local.is_file():
+        raise ModelError(f"{cfg.name} is a file, not a model; give a model folder (with config.json) or one of {names}")
     try:
         hf_config = AutoConfig.from_pretrained(cfg.name)
     except (OSError, ValueError) as e:
-        hint = BACKBONES.names()
+        if local.exists():  # a model folder whose config.json does not read
+            raise ModelError(f"cannot load model {cfg.name!r}: its config.json does not read ({type(e).__name__}: "
+                             f"{str(e).splitlines()[0] if str(e) else ''}); give a model folder or one of {names}") from None
+        near = closest(cfg.name, BACKBONES.names(), n=1)
+        mean = f"; did you mean {near[0]!r}?" if near else ""
         raise ModelError(
-            f"cannot load model {cfg.name!r}: not a registered backbone ({', '.join(hint)}), "
+            f"cannot load model {cfg.name!r}: not a registered backbone ({names}{mean}), "
             f"and no local folder or reachable hub model of that name ({type(e).__name__}). "
             "Offline (HF_HUB_OFFLINE=1), give a local path."
         ) from None
@@ -98,3 +74,4 @@ def load_backbone(cfg: ModelConfig, max_length: int = 128) -> Backbone:
 
 # Registers `smollm2`.
 from . import causal_lm  # noqa: E402,F401
+from . import mpnet  # noqa: E402,F401  (registers `mpnet`)
