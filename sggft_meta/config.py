@@ -1,12 +1,14 @@
 """Configuration: pydantic models (unknown fields are errors), YAML files, `key=value` overrides.
 
 Every option has a default documented here and in docs/configuration.md. A bad value raises
-`ConfigError` naming the field path, e.g. `train.lr: Input should be a valid number`.
+`ConfigError` naming the field path, e.g. `train.lr: Input should be a valid number`; no float
+field takes inf or nan.
 """
 
 from __future__ import annotations
 
 import copy
+import difflib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,11 +18,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import ConfigError
 
 LM_BFF_SEEDS = [13, 21, 42, 87, 100]
+#: data seeds are integers in [0, 2**32): numpy's and torch's generators take every one of them
+SEED_LIMIT = 2**32
 
 
 class _Strict(BaseModel):
-    # Numbers given where a string is expected (a task folder named 2024) are taken as strings.
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, coerce_numbers_to_str=True)
+    # Numbers given where a string is expected (a task folder named 2024) are taken as strings;
+    # inf and nan are refused in every float field (a learning rate of inf trains nothing).
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, coerce_numbers_to_str=True, allow_inf_nan=False)
 
 
 class DataConfig(_Strict):
@@ -69,7 +74,7 @@ class SggftConfig(_Strict):
     mode: Literal["exact", "hvp", "surgery"] = Field("hvp", description="How the regularized update is formed: double backprop, a finite-difference Hessian-vector product, or first-order surgery.")
     lambda_dir: float = Field(0.1, ge=0, description="Weight of direction consistency, R_dir.")
     lambda_mag: float = Field(0.1, ge=0, description="Weight of magnitude control, R_mag.")
-    lambda_align: float = Field(0.0, ge=0, description="Weight of source->target alignment, R_align (needs a source task and an aligner).")
+    lambda_align: float = Field(0.0, ge=0, description="Weight of source->target alignment, R_align: with method=sggft, a weight > 0 needs a source task (source_task) and/or an aligner (aligner).")
     beta_dir: float = Field(0.9, ge=0, lt=1, description="EMA decay of the direction reference r (past update directions).")
     beta_mag: float = Field(0.9, ge=0, lt=1, description="EMA decay of the per-group gradient norm behind tau.")
     kappa: float = Field(2.0, gt=0, description="tau_k = kappa * EMA(||g^k||): norms above it are penalised (surgery: capped).")
@@ -124,7 +129,7 @@ class RunConfig(_Strict):
     task: str = Field("sst2", description="A registered task name or a path to a task folder.")
     method: Literal["finetune", "sggft"] = Field("finetune", description="Plain fine-tuning, or the SGGFT inner loop (section `sggft`).")
     shots: int = Field(16, ge=1, description="K: training examples per class (and K more per class for dev).")
-    seeds: list[int] = Field(default_factory=lambda: list(LM_BFF_SEEDS), min_length=1, description="Data seeds (LM-BFF: 13, 21, 42, 87, 100).")
+    seeds: list[int] = Field(default_factory=lambda: list(LM_BFF_SEEDS), min_length=1, description="Data seeds: distinct integers from 0 to 2**32 - 1 (LM-BFF: 13, 21, 42, 87, 100).")
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
@@ -139,9 +144,30 @@ class RunConfig(_Strict):
     @field_validator("seeds")
     @classmethod
     def _distinct(cls, seeds: list[int]) -> list[int]:
+        bad = [s for s in seeds if not 0 <= s < SEED_LIMIT]
+        if bad:
+            raise ValueError(f"seed {bad[0]} is out of range; seeds are integers from 0 to 2**32 - 1 (e.g. 13,21,42)")
         if len(set(seeds)) != len(seeds):
             raise ValueError("seeds must be distinct")
         return seeds
+
+
+def check_alignment_inputs(cfg: RunConfig, *, aligner=None, source_task: str | None = None) -> None:
+    """Refuse an alignment weight that would have no effect: with `method=sggft` and
+    `sggft.lambda_align` > 0, the run needs a source task (`source_task`) and/or an aligner
+    (`aligner`, whose first training source is the default source task). `aligner` and
+    `source_task` are what a caller passes besides `cfg` (a loaded aligner, a source task name).
+
+    Call it where an adaptation run starts, before any model loads. Meta-training (which
+    learns the alignment on `meta.sources`) does not go through it."""
+    if cfg.method != "sggft" or cfg.sggft.lambda_align <= 0:
+        return
+    if aligner is not None or cfg.aligner is not None or source_task is not None or cfg.source_task is not None:
+        return
+    raise ConfigError(
+        f"sggft.lambda_align={cfg.sggft.lambda_align:g} needs a source task and an aligner: set --aligner DIR "
+        "and/or source_task=NAME, or set sggft.lambda_align=0"
+    )
 
 
 def format_validation_error(err: ValidationError, reference: str = "docs/configuration.md") -> str:
@@ -215,3 +241,86 @@ def _merge(into: dict, new: dict) -> None:
 
 def dump_config(cfg: BaseModel) -> str:
     return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
+
+
+#: The inner loop of a meta-training, where the caller sets nothing else: SGGFT, first-order
+#: `surgery` steps (a truncated meta-gradient then stays first order) and the alignment term on,
+#: since that term is what meta-training learns. Used by `sggft-meta meta-train` and `meta_train`.
+META_TRAIN_DEFAULTS = {"method": "sggft", "sggft": {"mode": "surgery", "lambda_align": 1.0}}
+
+
+class DevSplitSettings(_Strict):
+    """How `fit` holds out a development split of the user's data for early stopping."""
+
+    enabled: bool = Field(True, description="Hold out a dev split for early stopping when every class has enough examples.")
+    fraction: float = Field(0.25, gt=0, lt=1, description="Share of each class held out (rounded, at least 1 per class).")
+    min_per_class: int = Field(4, ge=2, description="Hold out a dev split only when every class has at least this many examples; else train for train.max_steps steps with no early stopping.")
+    max_size: int = Field(256, ge=2, description="Most dev rows in all (large data sets: the dev split is evaluated every train.eval_every steps).")
+
+
+class FitConfig(RunConfig):
+    """`fit`: a run config trained on all of the user's labelled data (no LM-BFF seeds), plus the
+    dev split rule. `shots` sizes only the source task's support set (with `source_task`);
+    `seeds` and `out` are not used."""
+
+    dev: DevSplitSettings = Field(default_factory=DevSplitSettings)
+    seed: int = Field(0, description="Seed of the dev split, the head's random start and the minibatch order.")
+    head_rows: int = Field(64, ge=1, description="Examples per class the prototype head is initialised from (at most).")
+
+
+#: keyword -> section class, for the keywords of `typed_config` whose value is a config section
+_SECTIONS = {"train": TrainConfig, "sggft": SggftConfig, "meta": MetaConfig, "eval": EvalConfig, "data": DataConfig}
+METHODS = ("finetune", "sggft")
+
+
+def typed_config(kind: type[RunConfig] = RunConfig, config: RunConfig | dict | None = None, *,
+                 method: str | SggftConfig | None = None, model: str | Path | ModelConfig | None = None,
+                 data_dir: str | Path | None = None, **fields: Any) -> RunConfig:
+    """A `kind` config (RunConfig, FitConfig) from a base `config` and typed keyword arguments, as
+    the Python face takes them. Fields the caller leaves unset stay unset (an aligner's training
+    settings can then fill them), and a keyword left at None keeps the base's value.
+
+    `method`: "finetune", "sggft", or an `SggftConfig` (SGGFT with those settings). `model`: a
+    backbone name or path, or a `ModelConfig`. `train`, `sggft`, `meta`, `eval`, `data`: their
+    config objects (or dicts of fields). `aligner`: also sets method="sggft" unless a method is
+    given. Any other keyword is a top-level field of `kind` (task, shots, seeds, source_task, ...)."""
+    if config is None:
+        tree: dict = {}
+    elif isinstance(config, BaseModel):
+        tree = config.model_dump(exclude_unset=True)
+    elif isinstance(config, dict):
+        tree = copy.deepcopy(config)
+    else:
+        raise ConfigError(f"config must be a {kind.__name__} or a dict of its fields, got {type(config).__name__}")
+    if isinstance(method, SggftConfig):
+        fields["sggft"], method = method, "sggft"
+    if method is not None:
+        if method not in METHODS:
+            raise ConfigError(f"method={method!r}: use one of {METHODS}, or an SggftConfig")
+        tree["method"] = method
+    if model is not None:
+        if isinstance(model, (str, Path)):
+            model = ModelConfig(name=str(model))
+        fields["model"] = model
+    for key, value in fields.items():
+        if value is None:
+            continue
+        if key not in kind.model_fields:
+            near = difflib.get_close_matches(key, list(kind.model_fields), n=1)
+            raise ConfigError(f"{key}= is not a setting of {kind.__name__}" + (f"; did you mean {near[0]}=?" if near else ""))
+        section = {**_SECTIONS, "model": ModelConfig}.get(key)
+        if section is not None:
+            if isinstance(value, BaseModel) and not isinstance(value, section):
+                raise ConfigError(f"{key}= takes a {section.__name__} (or a dict of its fields), got {type(value).__name__}")
+            given = value.model_dump(exclude_unset=True) if isinstance(value, BaseModel) else dict(value)
+            tree[key] = {**tree.get(key, {}), **given}
+        else:
+            tree[key] = value
+    if fields.get("aligner") is not None:
+        tree.setdefault("method", "sggft")  # an aligner guides the SGGFT inner loop
+    if data_dir is not None:
+        tree["data"] = {**tree.get("data", {}), "dir": data_dir}
+    try:
+        return kind.model_validate(tree)
+    except ValidationError as e:
+        raise ConfigError("invalid configuration: " + format_validation_error(e)) from None

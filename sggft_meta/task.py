@@ -20,12 +20,18 @@ from typing import ClassVar
 
 import numpy as np
 
-from ._registry import Registry
+from .registry import Registry, closest
 from .data.io import Split, find_split_file, infer_folder_meta, read_split
 from .errors import DataError, RegistryError
+from .metrics import METRIC_FUNCTIONS, check_metric
 
 DATA_DIR_ENV = "SGGFT_DATA_DIR"
-METRICS = ("accuracy", "f1", "mcc", "pearson")
+#: metric names a task may give, besides `f1:<class name>` (docs/tasks.md)
+METRICS = tuple(METRIC_FUNCTIONS)
+#: keys of a task folder's meta.json that define the task
+META_KEYS = ("name", "label_names", "pair", "domain", "metric", "task_type", "template", "verbalizers", "description")
+#: keys that only document the data (its source, licence, row counts); accepted and ignored
+META_NOTE_KEYS = ("source", "license_note", "rows", "subsampled", "test_is_official_dev", "notes")
 SPLITS = ("train", "dev", "test")
 HOW_TO_SET_DATA = (
     f"set the data folder with --data-dir (config field data.dir) or the environment variable {DATA_DIR_ENV}, "
@@ -126,6 +132,24 @@ class Task:
         return f"<Task {self.name} {self.domain} {self.num_classes or 'regression'}{' pair' if self.pair else ''}>"
 
 
+def data_source_record(data_dir: str | Path | None = None, task: Task | None = None) -> dict:
+    """Where a run's data came from, for result files: {"dir": absolute folder or None, "from": ...}.
+
+    "from" is "option" (`data_dir`, i.e. data.dir / --data-dir), "env SGGFT_DATA_DIR", "hub"
+    (neither set: tasks read from the Hugging Face hub), or, when `task` has a folder of its own,
+    "demo" (a demo task shipped in the package) or "folder" (a task given as a folder path), with
+    "dir" that folder."""
+    if task is not None and task.folder is not None:
+        folder = Path(task.folder).expanduser().resolve()
+        packaged = Path(__file__).resolve().parent / "demo_corpus"
+        return {"dir": str(folder), "from": "demo" if folder.is_relative_to(packaged) else "folder"}
+    root = resolve_data_dir(data_dir)
+    if root is None:
+        return {"dir": None, "from": "hub"}
+    given = data_dir is not None and str(data_dir) != ""
+    return {"dir": str(root.resolve()), "from": "option" if given else f"env {DATA_DIR_ENV}"}
+
+
 def resolve_data_dir(data_dir: str | Path | None) -> Path | None:
     """The data folder from the argument, else from $SGGFT_DATA_DIR; it must exist."""
     if data_dir is not None and str(data_dir) != "":
@@ -147,9 +171,12 @@ def _read_folder_split(task: Task, folder: Path, split: str) -> Split:
         )
     path = find_split_file(folder, split)
     if path is None:
+        missing = f"task {task.name!r}: the task folder {str(folder)!r} has no {split}.jsonl, {split}.csv or {split}.tsv"
+        if task.folder is not None:  # the folder was given directly: the data-folder settings play no part
+            raise DataError(f"{missing}; add the {split} file (a task folder needs a train file and a test file)")
         raise DataError(
-            f"task {task.name!r}: {folder} has no {split}.jsonl, {split}.csv or {split}.tsv; "
-            f"a task folder needs train and test files; {HOW_TO_SET_DATA}"
+            f"{missing}; add the {split} file there (a task folder needs a train file and a test file), "
+            f"or point --data-dir / {DATA_DIR_ENV} at another data folder"
         )
     _check_meta(task, folder)
     stat = path.stat()
@@ -184,6 +211,19 @@ def _load_meta(path: Path) -> dict:
         raise DataError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}); fix or delete meta.json") from None
     if not isinstance(meta, dict):
         raise DataError(f"{path}: meta.json must hold a JSON object")
+    for key in meta:
+        if key not in META_KEYS and key not in META_NOTE_KEYS:
+            hint = closest(str(key), list(META_KEYS + META_NOTE_KEYS), n=1)
+            did_you_mean = f"; did you mean {hint[0]!r}?" if hint else ""
+            raise DataError(f"{path}: unknown key {key!r}{did_you_mean} (valid keys: {', '.join(META_KEYS)}; see docs/tasks.md)")
+    names = meta.get("label_names")
+    if names is not None and (not isinstance(names, list) or not all(isinstance(n, str) and n for n in names)):
+        raise DataError(f"{path}: label_names must be a list of class names (non-empty strings), got {names!r}")
+    if names is not None and len(set(names)) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise DataError(f"{path}: label_names lists {', '.join(map(repr, twice))} more than once; give each class once")
+    if "pair" in meta and not isinstance(meta["pair"], bool):
+        raise DataError(f"{path}: pair must be true or false, got {meta['pair']!r}")
     return meta
 
 
@@ -226,17 +266,22 @@ def _read_hub_split(task: Task, split: str) -> Split:
 TASKS: Registry[Task] = Registry("task")
 
 
-def _validate(cls: type) -> None:
-    where = f"task class {cls.__name__}"
+def _validate(cls: type, where: str | None = None) -> None:
+    """Check a task class; sets `cls.metric` to the checked metric. `where` names the task in messages."""
+    where = where or f"task class {cls.__name__}"
     for attr in ("name", "domain"):
         if not isinstance(getattr(cls, attr, None), str) or not getattr(cls, attr):
             raise RegistryError(f"{where}: set the class attribute {attr!r} to a non-empty string")
     if cls.task_type not in ("classification", "regression"):
         raise RegistryError(f"{where}: task_type must be 'classification' or 'regression', got {cls.task_type!r}")
-    if cls.metric not in METRICS:
-        raise RegistryError(f"{where}: metric {cls.metric!r} is not one of {METRICS}")
     if cls.task_type == "classification" and len(cls.label_names) < 2:
-        raise RegistryError(f"{where}: a classification task needs label_names with two or more names")
+        only = f" ({cls.label_names[0]!r})" if len(cls.label_names) == 1 else ""
+        raise RegistryError(f"{where}: task {cls.name!r} has only one class{only}: a classifier needs two or more; "
+                            "give label_names with two or more names")
+    try:
+        cls.metric = check_metric(cls.metric, tuple(cls.label_names), cls.task_type == "regression")
+    except RegistryError as e:
+        raise RegistryError(f"{where}: {e}") from None
     if cls.verbalizers is not None and len(cls.verbalizers) != len(cls.label_names):
         raise RegistryError(f"{where}: {len(cls.verbalizers)} verbalizers for {len(cls.label_names)} labels")
     if cls.template is not None and not cls.template.rstrip(" .").endswith("{label}"):
@@ -247,8 +292,8 @@ def register_task(cls: type[Task]) -> type[Task]:
     """Class decorator: validate a `Task` subclass and register one instance under its name."""
     if not (isinstance(cls, type) and issubclass(cls, Task)):
         raise RegistryError(f"@register_task decorates a subclass of sggft_meta.Task, got {cls!r}")
-    _validate(cls)
     cls.label_names = tuple(cls.label_names)
+    _validate(cls)
     TASKS.register(cls.name, cls())
     return cls
 
@@ -260,17 +305,21 @@ def folder_task(path: str | Path, name: str | None = None) -> Task:
     without it, labels and pairing are read from the train file.
     """
     folder = Path(path).expanduser().resolve()
+    if folder.is_file():
+        raise DataError(_not_a_folder(path))
     if not folder.is_dir():
-        raise DataError(f"task folder {str(path)!r} does not exist")
+        raise DataError(f"task folder {str(path)!r} does not exist; give the path to a folder with train.jsonl and "
+                        "test.jsonl (or .csv / .tsv), or a registered task name (sggft-meta tasks list)")
     meta = _load_meta(folder / "meta.json") if (folder / "meta.json").is_file() else {}
     if "label_names" not in meta and meta.get("task_type", "classification") == "classification":
         meta = {**infer_folder_meta(folder), **meta}
+    regression = meta.get("task_type") == "regression"
     attrs = {
         "name": name or meta.get("name") or folder.name,
         "label_names": tuple(meta.get("label_names", ())),
         "pair": bool(meta.get("pair", False)),
         "domain": meta.get("domain", "custom"),
-        "metric": meta.get("metric", "accuracy"),
+        "metric": meta.get("metric", "pearson" if regression else "accuracy"),
         "task_type": meta.get("task_type", "classification"),
         "folder": folder,
         "template": meta.get("template"),
@@ -279,10 +328,20 @@ def folder_task(path: str | Path, name: str | None = None) -> Task:
     }
     cls = type(f"FolderTask_{attrs['name']}", (Task,), attrs)
     try:
-        _validate(cls)
+        _validate(cls, where=str(folder / "meta.json"))
     except RegistryError as e:
-        raise DataError(f"{folder / 'meta.json'}: {e}") from None
+        raise DataError(str(e)) from None
     return cls()
+
+
+def _not_a_folder(path) -> str:
+    msg = f"{str(path)!r} is a file, not a task folder (a folder with train.jsonl and test.jsonl, or .csv / .tsv, and an optional meta.json)"
+    parent = Path(path).expanduser().resolve().parent
+    return msg + (f"; give its folder {str(parent)!r}" if find_split_file(parent, "train") is not None else "")
+
+
+def _looks_like_path(text: str) -> bool:
+    return any(sep in text for sep in ("/", os.sep, os.altsep or "/")) or text.startswith((".", "~"))
 
 
 def load_builtin_tasks() -> None:
@@ -295,6 +354,7 @@ def get_task(name_or_path: str) -> Task:
     load_builtin_tasks()
     if name_or_path in TASKS:
         return TASKS.get(name_or_path)
-    if Path(name_or_path).expanduser().is_dir():
-        return folder_task(name_or_path)
+    path = Path(name_or_path).expanduser()
+    if path.is_dir() or path.is_file() or _looks_like_path(str(name_or_path)):
+        return folder_task(name_or_path)  # raises for a file or a missing folder
     return TASKS.get(name_or_path)  # raises with the closest names

@@ -7,6 +7,7 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -167,3 +168,137 @@ def test_compute_unknown_metric():
 
 def test_module_exports():
     assert metrics.METRIC_FUNCTIONS["pearson"] is pearson
+
+
+# ------------------------------------------------------------------ against scikit-learn / scipy
+# scikit-learn and scipy are in the `test` extra; without them only these reference tests skip
+try:
+    import scipy.stats as scipy_stats
+    import sklearn.metrics as sk_metrics
+except ImportError:  # pragma: no cover
+    scipy_stats = sk_metrics = None
+needs_reference = pytest.mark.skipif(sk_metrics is None, reason="scikit-learn / scipy not installed")
+
+# three classes; class 2 is never predicted, class 1 is over-predicted
+GOLD3 = arr(0, 0, 0, 1, 1, 2, 2, 2, 2, 1)
+PRED3 = arr(0, 1, 0, 1, 1, 1, 0, 1, 0, 1)
+# two classes, unbalanced
+GOLD2 = arr(1, 1, 1, 1, 1, 1, 0, 0, 1, 0)
+PRED2 = arr(1, 0, 1, 1, 1, 1, 1, 0, 0, 0)
+
+SKLEARN = {} if sk_metrics is None else {
+    "accuracy": sk_metrics.accuracy_score,
+    "macro_f1": lambda y, p: sk_metrics.f1_score(y, p, average="macro"),
+    "weighted_f1": lambda y, p: sk_metrics.f1_score(y, p, average="weighted"),
+    "balanced_accuracy": sk_metrics.balanced_accuracy_score,
+    "mcc": sk_metrics.matthews_corrcoef,
+}
+
+
+@needs_reference
+@pytest.mark.parametrize("name", ["accuracy", "macro_f1", "weighted_f1", "balanced_accuracy", "mcc"])
+@pytest.mark.parametrize("pred,gold", [(PRED3, GOLD3), (PRED2, GOLD2), (arr(0, 0, 0, 0), arr(0, 1, 0, 1)),
+                                       (arr(2, 2, 0, 1), arr(0, 1, 1, 1))], ids=["3class", "2class", "one-predicted", "extra-pred"])
+def test_classification_metrics_match_sklearn(name, pred, gold):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # sklearn warns of predicted classes that are not in gold
+        expected = float(SKLEARN[name](gold, pred))
+    assert compute(name, pred, gold) == pytest.approx(expected, abs=1e-12)
+    assert type(compute(name, pred, gold)) is float
+
+
+@needs_reference
+def test_f1_matches_sklearn_binary():
+    assert compute("f1", PRED2, GOLD2) == pytest.approx(sk_metrics.f1_score(GOLD2, PRED2), abs=1e-12)
+
+
+@needs_reference
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_class_f1_matches_sklearn_per_class(index):
+    names = ("neg", "mid", "pos")
+    expected = sk_metrics.f1_score(GOLD3, PRED3, labels=[index], average="macro")
+    assert compute(f"f1:{names[index]}", PRED3, GOLD3, label_names=names) == pytest.approx(expected, abs=1e-12)
+    # the task's own metric carries its class names
+    assert compute(metrics.check_metric(f"f1:{names[index]}", names), PRED3, GOLD3) == pytest.approx(expected, abs=1e-12)
+    assert metrics.class_f1(PRED3, GOLD3, 2) == 0.0  # never predicted
+
+
+def test_class_f1_of_a_class_in_no_row_is_zero():
+    assert compute("f1:pos", arr(0, 1), arr(1, 0), label_names=("neg", "mid", "pos")) == 0.0
+
+
+@needs_reference
+@pytest.mark.parametrize("pred,gold", [
+    (arr(1.0, 2.0, 2.0, 3.0, 5.0, 5.0, 5.0), arr(2.0, 1.0, 3.0, 3.0, 4.0, 6.0, 6.0)),  # ties on both sides
+    (arr(0.1, 0.4, 0.2, 0.9, 0.3), arr(1.0, 3.0, 2.0, 5.0, 4.0)),
+    (arr(3.0, 3.0, 1.0, 2.0), arr(1.0, 2.0, 3.0, 4.0)),
+])
+def test_spearman_and_pearson_match_scipy(pred, gold):
+    assert compute("spearman", pred, gold) == pytest.approx(scipy_stats.spearmanr(pred, gold).statistic, abs=1e-12)
+    assert compute("spearman", pred[:, None], gold) == pytest.approx(scipy_stats.spearmanr(pred, gold).statistic, abs=1e-12)
+    assert compute("pearson", pred, gold) == pytest.approx(scipy_stats.pearsonr(pred, gold).statistic, abs=1e-12)
+
+
+def test_spearman_degenerate_is_zero():
+    assert metrics.spearman(arr(1.0, 1.0, 1.0), arr(1.0, 2.0, 3.0)) == 0.0
+
+
+@needs_reference
+def test_average_ranks_match_scipy():
+    x = arr(3.0, 1.0, 3.0, 2.0, 3.0, 1.0)
+    np.testing.assert_allclose(metrics._average_ranks(x), scipy_stats.rankdata(x))
+
+
+def test_metric_names_are_checked_against_the_task():
+    assert metrics.check_metric("macro_f1", ("a", "b", "c")) == "macro_f1"
+    assert metrics.check_metric("spearman", (), regression=True) == "spearman"
+    named = metrics.check_metric("f1:b", ("a", "b", "c"))
+    assert named == "f1:b" and named.label_names == ("a", "b", "c")
+    import pickle
+
+    assert pickle.loads(pickle.dumps(named)).label_names == ("a", "b", "c")
+
+
+def test_folder_task_metric_is_scored_with_its_class_names(tmp_path):
+    import json
+
+    from conftest import polarity_rows, write_jsonl
+    from sggft_meta import folder_task
+
+    folder = tmp_path / "pol"
+    write_jsonl(folder / "train.jsonl", polarity_rows(3))
+    write_jsonl(folder / "test.jsonl", polarity_rows(2, offset=9))
+    (folder / "meta.json").write_text(json.dumps({"label_names": ["negative", "positive"], "metric": "f1:negative"}))
+    task = folder_task(folder)
+    assert task.metric == "f1:negative"
+    # F1 of class 0 ('negative'): pred [0,0,1,1] vs gold [0,1,0,1] -> TP=1, FP=1, FN=1 -> 0.5
+    assert compute(task.metric, arr(0, 0, 1, 1), arr(0, 1, 0, 1)) == pytest.approx(0.5)
+
+
+def test_dev_selection_and_test_score_use_the_task_metric(tmp_path, tiny_bert_dir, monkeypatch):
+    """A run on a task whose metric is `f1:<class name>` selects on, and reports, that metric."""
+    import json
+
+    from conftest import polarity_rows, write_jsonl
+    from sggft_meta.config import load_config
+    from sggft_meta.run import run_method
+
+    folder = tmp_path / "pol"
+    write_jsonl(folder / "train.jsonl", polarity_rows(8))
+    write_jsonl(folder / "test.jsonl", polarity_rows(3, offset=20))
+    (folder / "meta.json").write_text(json.dumps({"label_names": ["negative", "positive"], "metric": "f1:negative"}))
+    cfg = load_config(None, [f"task={folder}", f"model.name={tiny_bert_dir}", "model.lora.targets=[query,value]",
+                             "data.max_length=32", "shots=2", "seeds=[13]", "train.max_steps=2", "train.eval_every=1",
+                             "progress=false"])
+    seen = []
+
+    def recording(metric, outputs, gold, label_names=None):
+        seen.append(str(metric))
+        return compute(metric, outputs, gold, label_names)
+
+    monkeypatch.setattr(metrics, "compute", recording)
+    report = run_method(cfg)
+    assert report.metric == "f1:negative"
+    assert len(seen) >= 2 and set(seen) == {"f1:negative"}  # dev evaluations (early stopping) and the test score
+    seed = report.seeds[0]
+    assert 0.0 <= seed.test_metric <= 1.0 and 0.0 <= seed.dev_metric <= 1.0
