@@ -14,7 +14,7 @@ from . import optim
 from .config import RunConfig
 from .data.pools import TokenizedPool
 from .data.samplers import FewShotSplit
-from .evaluate import score
+from .scoring import score
 from .inner_loop import AdaptResult, InnerLoop, InnerSpec
 from .model.backbone import Backbone
 
@@ -43,10 +43,14 @@ def support_schedule(rows: np.ndarray, batch_size: int, steps: int, generator: t
 
 
 def adapt_split(backbone: Backbone, task, pool: TokenizedPool, split: FewShotSplit, cfg: RunConfig,
-                generator: torch.Generator, *, aligner=None, source=None, progress=None) -> AdaptResult:
+                generator: torch.Generator, *, aligner=None, source=None, progress=None, head_rows=None) -> AdaptResult:
     """Adapt to `split.train` from the backbone's current adapter, keep the best state on
-    `split.dev` (the initialised head at step 0 is a candidate) and write it into the backbone."""
-    support = pool.batch(split.train)
+    `split.dev` (the initialised head at step 0 is a candidate) and write it into the backbone.
+
+    An empty `split.dev` means no early stopping: all `cfg.train.max_steps` steps are taken and
+    the last state is kept. `head_rows` (default `split.train`) are the rows the head is
+    initialised from (prototypes), for training sets too large for one forward pass."""
+    support = pool.batch(split.train if head_rows is None else head_rows)
     backbone.set_head(task, init=cfg.model.head_init, support=support, generator=generator)
     loop = InnerLoop(backbone, inner_spec(cfg), aligner=aligner)
     schedule = support_schedule(split.train, cfg.train.batch_size, cfg.train.max_steps, generator)
@@ -64,7 +68,8 @@ def adapt_split(backbone: Backbone, task, pool: TokenizedPool, split: FewShotSpl
 
     loop_evals: list = []
     source_fn, d_mask = (None, None) if source is None else (source.bind(loop), source.mask(loop.layout))
-    result = loop.run(loop.flat_params(), batches, source=source_fn, d_mask=d_mask, eval_fn=evaluate,
+    has_dev = len(split.dev) > 0
+    result = loop.run(loop.flat_params(), batches, source=source_fn, d_mask=d_mask, eval_fn=evaluate if has_dev else None,
                       eval_every=cfg.train.eval_every, patience=cfg.train.patience)
     backbone.restore(loop.layout.to_dict(result.phi))
     if progress is not None:

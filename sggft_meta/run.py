@@ -7,19 +7,20 @@ import sys
 import time
 from pathlib import Path
 from dataclasses import asdict, dataclass, field
+from typing import Callable
 
 import torch
 from tqdm.auto import tqdm
 
-from . import __version__
+from .version import __version__
 from .config import RunConfig
 from .data.samplers import few_shot_split
-from .evaluate import score
+from .scoring import score
 from .episode import adapt_split
 from .model.backbone import Backbone
 from .model.loading import load_backbone
 from .report import git_commit, machine, mean_std, write_json_atomic
-from .task import TASKS, Task, get_task
+from .task import TASKS, Task, data_source_record, get_task
 
 
 @dataclass
@@ -77,41 +78,40 @@ def check_splits(task: Task, cfg: RunConfig):
     return train, splits
 
 
+def partial_path(out: str | Path) -> Path:
+    """Where a run with `out` keeps its results while it goes on: `OUT.partial` beside `out`."""
+    out = Path(out)
+    return out.with_name(out.name + ".partial")
+
+
 def run_method(cfg: RunConfig, backbone: Backbone | None = None, *, out_payload: dict | None = None,
-               aligner=None, source_task: str | None = None) -> TaskReport:
+               aligner=None, source_task: str | None = None,
+               on_seed: Callable[[TaskReport, SeedResult], None] | None = None) -> TaskReport:
     """Adapt with `cfg.method` (plain fine-tuning or SGGFT) on every seed's K-shot split of
     `cfg.task`, early-stopped on its dev split, and score the whole test set. The backbone is
     loaded once (or given) and stays on its device; every seed restores the same adapter
-    initialisation in place. Results are written to `cfg.out` after every seed."""
+    initialisation in place. `on_seed(report, seed_result)` is called after every seed.
+
+    With `cfg.out`, the results so far are written after every seed to `OUT.partial`
+    (`partial_path`, with `"complete": false`), and at the end to `cfg.out` (`"complete": true`),
+    which replaces any file there; the partial file is then removed. A run stopped part way
+    (Ctrl-C, a crash) leaves `cfg.out` as it was and its finished seeds in `OUT.partial`."""
     task = get_task(cfg.task)
     train, splits = check_splits(task, cfg)
     test = task.load_split("test", cfg.data.dir)
+    guidance = check_guidance(cfg, task, aligner=aligner, source_task=source_task)  # before any model loads
+    cfg = guidance.cfg
     if backbone is None:
         backbone = load_backbone(cfg.model, cfg.data.max_length)
     init = backbone.snapshot(include_head=False)
     train_pool = backbone.pool(task, "train", train)
     test_pool = backbone.pool(task, "test", test)
     report = TaskReport(task.name, task.metric, cfg.shots, backbone.backbone_name, cfg.model.adapt, cfg.method)
+    report.aligner = guidance.aligner_info
     bar = tqdm(total=len(splits) * cfg.train.max_steps, desc=f"{cfg.method} {task.name} K={cfg.shots}", unit="step",
                disable=not cfg.progress, file=sys.stderr, leave=False)
-    source = None
-    source_task = source_task or cfg.source_task
-    if cfg.train.multitask is not None and source_task is None and cfg.aligner is None:
-        from .errors import ConfigError
-
-        raise ConfigError(f"train.multitask={cfg.train.multitask!r} trains on a source task too: set source_task=NAME")
-    if source_task is not None and source_task == task.name:
-        from .errors import ConfigError
-
-        raise ConfigError(f"source_task {source_task!r} is the target task itself; choose another source_task")
-    if aligner is None and cfg.aligner is not None:
-        aligner, cfg, source_task = load_run_aligner(cfg, task)
-        aligner = aligner.to(backbone.device)
-        report.aligner = {"dir": str(cfg.aligner), "source_task": source_task, **aligner_provenance(cfg.aligner, task)}
-    if source_task is not None:
-        from .align.source import SourceDirection
-
-        source = SourceDirection.for_task(backbone, get_task(source_task), cfg)
+    aligner, source = guidance.bind(backbone)
+    payload = (out_payload or run_metadata(cfg, task=task)) if cfg.out is not None else None
     for split in splits:
         generator = torch.Generator().manual_seed(split.seed)
         backbone.restore(init)
@@ -125,10 +125,60 @@ def run_method(cfg: RunConfig, backbone: Backbone | None = None, *, out_payload:
                                        fit.trace.summary(), {k: v.tolist() for k, v in fit.trace.steps.items()}))
         bar.set_postfix(seed=split.seed, test=f"{test_metric:.3f}")
         if cfg.out is not None:
-            write_json_atomic(cfg.out, {**(out_payload or run_metadata(cfg)), "results": [report.to_json()]})
+            write_json_atomic(partial_path(cfg.out), {**payload, "complete": False, "results": [report.to_json()]})
+        if on_seed is not None:
+            on_seed(report, report.seeds[-1])
     bar.close()
     backbone.restore(init)
+    if cfg.out is not None:
+        write_json_atomic(cfg.out, {**payload, "complete": True, "results": [report.to_json()]})
+        partial_path(cfg.out).unlink(missing_ok=True)
     return report
+
+
+@dataclass
+class Guidance:
+    """What guides adaptation besides the target's own data: an aligner and a source task.
+
+    Built by `check_guidance` before any model loads (bad settings fail early); `bind` moves the
+    aligner to the backbone's device and builds the source direction on the backbone."""
+
+    cfg: RunConfig  # with an aligner's training settings filled in where the user left them unset
+    aligner: object | None = None
+    source_task: str | None = None
+    aligner_info: dict | None = None  # the trained aligner used, its sources, whether the target domain was seen
+
+    def bind(self, backbone: Backbone):
+        """(aligner on the backbone's device or None, `SourceDirection` or None)."""
+        aligner = self.aligner.to(backbone.device) if self.aligner is not None else None
+        source = None
+        if self.source_task is not None:
+            from .align.source import SourceDirection
+
+            source = SourceDirection.for_task(backbone, get_task(self.source_task), self.cfg)
+        return aligner, source
+
+
+def check_guidance(cfg: RunConfig, task: Task, *, aligner=None, source_task: str | None = None) -> Guidance:
+    """Check the aligner and source-task settings of `cfg` against the target `task` and load a
+    trained aligner from `cfg.aligner` (unless `aligner` is given): the part of a run shared by
+    `run_method` (LM-BFF seeds) and `fit` (all of a user's data)."""
+    from .config import check_alignment_inputs
+    from .errors import ConfigError
+
+    check_alignment_inputs(cfg, aligner=aligner, source_task=source_task)
+    source_task = source_task or cfg.source_task
+    if cfg.train.multitask is not None and source_task is None and cfg.aligner is None:
+        raise ConfigError(f"train.multitask={cfg.train.multitask!r} trains on a source task too: set source_task=NAME")
+    if source_task is not None and source_task == task.name:
+        raise ConfigError(f"source_task {source_task!r} is the target task itself; choose another source_task")
+    info = None
+    if aligner is None and cfg.aligner is not None:
+        aligner, cfg, source_task = load_run_aligner(cfg, task)
+        info = {"dir": str(cfg.aligner), "source_task": source_task, **aligner_provenance(cfg.aligner, task)}
+    if source_task is not None:
+        get_task(source_task)  # an unknown name fails here, with the closest names
+    return Guidance(cfg, aligner, source_task, info)
 
 
 def load_run_aligner(cfg: RunConfig, target: Task):
@@ -136,7 +186,7 @@ def load_run_aligner(cfg: RunConfig, target: Task):
     training: `gradvac`, `none`), the config with its training settings filled in where the user
     left them unset (alignment weight, mode), and the source task to align to."""
     from .align import ALIGNERS, load_aligner
-    from .align.checkpoint import read_aligner_config
+    from .align import read_aligner_config
     from .errors import ConfigError
 
     if cfg.method != "sggft":
@@ -164,7 +214,7 @@ def load_run_aligner(cfg: RunConfig, target: Task):
 
 def aligner_provenance(directory, target: Task) -> dict:
     """What the aligner was trained on, and whether the target's domain was among its sources."""
-    from .align.checkpoint import read_aligner_config
+    from .align import read_aligner_config
 
     if not Path(directory).exists():  # a rule aligner named by type: trained on nothing
         return {"sources": [], "source_domains": [], "target_domain_seen": False, "target_task_seen": False}
@@ -179,6 +229,16 @@ def run_finetune(cfg: RunConfig, backbone: Backbone | None = None, **kw) -> Task
     return run_method(cfg.model_copy(update={"method": "finetune"}), backbone, **kw)
 
 
-def run_metadata(cfg: RunConfig, command: str | None = None) -> dict:
+def run_metadata(cfg: RunConfig, command: str | None = None, *, task: Task | None = None) -> dict:
+    """What a result file records besides the results: library version, commit, command line,
+    machine, the config as given, and where the data came from (`data_source`: the folder
+    actually read, and whether it came from data.dir, $SGGFT_DATA_DIR, the hub, a task folder or
+    the packaged demo corpus; `task` defaults to `cfg.task`)."""
+    from .errors import SggftError
+
+    try:
+        source = data_source_record(cfg.data.dir, task if task is not None else get_task(cfg.task))
+    except SggftError:  # the run itself reports a missing task or data folder
+        source = None
     return {"library_version": __version__, "commit": git_commit(), "command": command or " ".join(sys.argv),
-            "machine": machine(), "config": cfg.model_dump(mode="json")}
+            "machine": machine(), "config": cfg.model_dump(mode="json"), "data_source": source}
