@@ -12,7 +12,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from sggft_meta import TASKS, RunConfig, Task, folder_task, register_task, run_finetune
+import sggft_meta as sg
 
 WEATHER = {
     "rain": ["Bring an umbrella, showers all afternoon", "Heavy rain expected on the coast tonight", "Drizzle will not stop until Friday",
@@ -45,28 +45,27 @@ def main(argv=None) -> None:
         folder = write_folder(Path(tmp))
 
         # 1. With code: a Task subclass, registered by the decorator.
-        @register_task
-        class Weather(Task):
+        @sg.register_task
+        class Weather(sg.Task):
             name = "weather_example"
             label_names = ("rain", "sun")
             domain = "weather"
             template = "{text} The weather will be {label}."
 
             def load_split(self, split, data_dir=None):
-                return folder_task(folder).load_split(split)
+                return sg.folder_task(folder).load_split(split)
 
         try:
             # 2. Without code: the folder itself is the task.
-            by_folder = folder_task(folder)
+            by_folder = sg.folder_task(folder)
             print(f"folder task {by_folder.name!r}: labels {by_folder.label_names}, {len(by_folder.load_split('train'))} train rows")
             for task in ("weather_example", str(folder)):
-                cfg = RunConfig(task=task, shots=2, seeds=[13, 42], model={"name": args.model},
-                                train={"max_steps": args.steps, "eval_every": 5}, progress=False)
-                report = run_finetune(cfg)
+                report = sg.evaluate(task, shots=2, seeds=[13, 42], model=args.model,
+                                     train=sg.TrainConfig(max_steps=args.steps, eval_every=5), progress=False)
                 mean, std = report.mean_std
                 print(f"{report.task}: accuracy {100 * mean:.1f} ({100 * std:.1f}) over seeds {[s.seed for s in report.seeds]}")
         finally:
-            TASKS.unregister("weather_example")
+            sg.TASKS.unregister("weather_example")
 
 
 if __name__ == "__main__":

@@ -11,10 +11,7 @@ A few minutes on a CPU with MiniLM.
 import argparse
 import tempfile
 
-from sggft_meta import load_config
-from sggft_meta.align import load_aligner
-from sggft_meta.outer_loop import MetaLearner
-from sggft_meta.run import run_method
+import sggft_meta as sg
 
 SOURCES = ["demo_news_topics", "demo_question_types", "demo_entailment"]  # topic, question-type, nli
 TARGET = "demo_product_reviews"  # sentiment: a domain no source has
@@ -30,28 +27,25 @@ def main(argv=None) -> None:
     out = args.out or tempfile.mkdtemp(prefix="sggft_aligner_")
 
     # 1. Meta-train the aligner on the sources (surgery steps, truncated meta-gradient, Adam on the aligner).
-    meta_cfg = load_config(None, [f"model.name={args.model}", "method=sggft", "sggft.mode=surgery", "sggft.lambda_align=1",
-                                  f"meta.sources={SOURCES}", f"meta.outer_steps={args.outer_steps}", "meta.meta_batch=2",
-                                  "meta.inner_steps=3", "meta.episode.k_shot=4", "meta.episode.q_query=4",
-                                  "meta.checkpoint_every=3", "progress=false"])
-    aligner = MetaLearner(meta_cfg).train(out)
+    meta = sg.MetaConfig(sources=SOURCES, outer_steps=args.outer_steps, meta_batch=2, inner_steps=3, checkpoint_every=3,
+                         episode=sg.EpisodeSettings(k_shot=4, q_query=4))
+    aligner = sg.meta_train(meta, out=out, model=args.model, progress=False)
     print(f"aligner saved to {out}: {type(aligner).__name__}, trained on {', '.join(SOURCES)}")
 
     # 2. Transfer: load it back (it is a directory: config.json + model.safetensors) and check it round-trips.
-    loaded = load_aligner(out)
+    loaded = sg.load_aligner(out)
     same = all((a == b).all() for a, b in zip(aligner.state_dict().values(), loaded.state_dict().values()))
     print(f"loaded back from {out}: bitwise equal {bool(same)}")
 
     # 3. Adapt the unseen target three ways on the same K-shot splits.
-    common = [f"model.name={args.model}", f"task={TARGET}", "shots=8", "seeds=[13,21]", f"train.max_steps={args.steps}",
-              "progress=false"]
+    common = dict(shots=8, seeds=[13, 21], model=args.model, train=sg.TrainConfig(max_steps=args.steps), progress=False)
     runs = {
-        "fine-tuning": ["method=finetune"],
-        "SGGFT, no aligner": ["method=sggft", "sggft.mode=hvp"],
-        "SGGFT + learned aligner": ["method=sggft", f"aligner={out}", "source_task=demo_news_topics"],
+        "fine-tuning": dict(method="finetune"),
+        "SGGFT, no aligner": dict(method=sg.SggftConfig(mode="hvp")),
+        "SGGFT + learned aligner": dict(method="sggft", aligner=out, source_task="demo_news_topics"),
     }
-    for name, overrides in runs.items():
-        report = run_method(load_config(None, common + overrides))
+    for name, settings in runs.items():
+        report = sg.evaluate(TARGET, **common, **settings)
         mean, std = report.mean_std
         extra = ""
         if report.aligner:

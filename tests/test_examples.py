@@ -18,7 +18,7 @@ def load(name: str):
 
 
 def test_every_example_is_covered():
-    assert {p.stem for p in EXAMPLES.glob("*.py")} == {"finetune_demo", "custom_task", "episodes", "sggft_transfer"}
+    assert {p.stem for p in EXAMPLES.glob("*.py")} == {"finetune_demo", "custom_task", "episodes", "sggft_transfer", "fit_predict"}
 
 
 def test_episodes(capsys):
@@ -27,7 +27,8 @@ def test_episodes(capsys):
     assert out.count("dev disjoint: True") == 5 and "episode 2:" in out
 
 
-@pytest.mark.parametrize("name,expected", [("finetune_demo", ["seed  42: test accuracy", "demo_news_topics K=8: "]),
+@pytest.mark.parametrize("name,expected", [("finetune_demo", ["finetune seed  42: test accuracy", "sggft    demo_news_topics K=8: "]),
+                                           ("fit_predict", ["fit: early stopping on a dev split", "largest probability difference 0.0e+00"]),
                                            ("custom_task", ["folder task 'weather'", "weather_example: accuracy", "weather: accuracy"])])
 def test_training_examples(capsys, tiny_bert_dir, name, expected):
     load(name).main(["--model", str(tiny_bert_dir), "--steps", "4"])
