@@ -1,25 +1,36 @@
 """`sggft-meta`: a thin command line over the library.
 
     sggft-meta tasks list [--data-dir DIR]
-    sggft-meta quickstart [--out FILE] [key=value ...]
-    sggft-meta finetune --task sst2 --shots 16 [--seeds 13,42] [--config run.yaml] [--out FILE] [key=value ...]
+    sggft-meta quickstart [--save DIR] [--out FILE] [key=value ...]
+    sggft-meta finetune --task sst2 --shots 16 [--seeds 13,42] [--steps T] [--config run.yaml] [--out FILE [--overwrite]] [key=value ...]
     sggft-meta adapt --task rte --shots 16 [--method sggft] [--mode hvp] [--steps T] [--aligner DIR] [key=value ...]
-    sggft-meta meta-train --sources mnli,trec,ag_news --out DIR [--config meta.yaml] [key=value ...]
+    sggft-meta meta-train --sources mnli,trec,ag_news --out DIR [--outer-steps N] [--config meta.yaml] [key=value ...]
     sggft-meta evaluate --task sst2 --aligner DIR [--shots 16] [key=value ...]
-    sggft-meta bench run GRID.yaml --out OUT [--data-dir DIR] [--shard I/N] [--tasks A,B] [--methods M,N] [--shots 8,16] [--fail-fast]
-    sggft-meta bench aggregate OUT [--focus METHOD] [--against A,B]
+    sggft-meta fit --task TASK_OR_FOLDER --save DIR [--method finetune|sggft] [--aligner DIR] [--overwrite] [key=value ...]
+    sggft-meta predict DIR --input FILE|- --out FILE [--overwrite] [--no-progress]
 
-Input errors print one line (`sggft-meta: error: ...`) and exit with status 2.
+`key=value` config overrides may come anywhere on the line, before or after flags. `--steps`
+means `train.max_steps` (inner steps) wherever it exists; meta-train's outer steps are
+`--outer-steps`. Only meta-train runs under torchrun; the other commands refuse WORLD_SIZE > 1.
+
+Input errors print one line (`sggft-meta: error: ...`) and exit with status 2, before any model
+loads. `--out` is checked before any work (a file name in a writable folder; an existing result
+is replaced only with `--overwrite`); the per-seed results go to `OUT.partial` while the run
+goes on and replace `--out` when it ends, so an interrupted run leaves `--out` as it was.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
+import time
+from pathlib import Path
 
-from .errors import SggftError
+from .errors import CheckpointError, DataError, SggftError
+from .io import check_writable
 
-QUICKSTART_DEFAULTS = {"shots": 8, "seeds": [13, 21, 42], "train": {"max_steps": 60}}
 
 
 def _int_list(flag: str, what: str, example: str):
@@ -46,7 +57,7 @@ def _name_list(flag: str, example: str, what: str = "method names"):
     return parse
 
 
-# argparse `type`s shared with the other entry points (the SetFit runner's --seeds)
+# argparse `type`s
 seeds_arg = _int_list("--seeds", "integers", "13,21,42")
 shots_arg = _int_list("--shots", "K values", "8,16")
 
@@ -60,9 +71,16 @@ def _run_options(p: argparse.ArgumentParser, *, task: bool = True) -> None:
     p.add_argument("--data-dir", help="folder with one sub-folder per task (config field: data.dir; env: SGGFT_DATA_DIR)")
     p.add_argument("--model", help="backbone: minilm, smollm2, a hub id or a local path (config field: model.name)")
     p.add_argument("--adapt", help="head, lora or full (config field: model.adapt)")
-    p.add_argument("--out", help="JSON file for per-seed results (config field: out)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. train.lr=5e-4 model.lora.r=16")
+    p.add_argument("--steps", help="T, inner steps at most (config field: train.max_steps)")
+    p.add_argument("--out", help="JSON file for per-seed results, written when the run ends; OUT.partial holds the "
+                   "seeds finished so far (config field: out)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (a line per finished seed still shows)")
+    p.add_argument("overrides", nargs="*", metavar="key=value",
+                   help="config overrides, anywhere on the line, e.g. train.lr=5e-4 model.lora.r=16")
+
+
+def _overwrite_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it already holds a result")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,17 +90,24 @@ def build_parser() -> argparse.ArgumentParser:
     tasks_sub = tasks.add_subparsers(dest="tasks_command", required=True)
     listing = tasks_sub.add_parser("list", help="every registered task and where its data comes from")
     listing.add_argument("--data-dir", help="folder with one sub-folder per task (env: SGGFT_DATA_DIR)")
-    _run_options(sub.add_parser("quickstart", help="fine-tune MiniLM on the embedded demo tasks (offline, a few minutes)"), task=False)
-    _run_options(sub.add_parser("finetune", help="plain fine-tuning over the LM-BFF seeds of one task"))
+    quick = sub.add_parser("quickstart", help="the main job on the embedded demo tasks, offline, in a few minutes: fit, save, "
+                           "load, predict; then SGGFT against plain fine-tuning")
+    _run_options(quick, task=False)
+    quick.add_argument("--save", help="keep the fitted demo classifier in this folder (default: a temporary folder)")
+    quick.add_argument("--overwrite", action="store_true", help="replace an existing --save folder or --out file")
+    finetune = sub.add_parser("finetune", help="plain fine-tuning over the LM-BFF seeds of one task")
+    _run_options(finetune)
+    _overwrite_option(finetune)
     adapt = sub.add_parser("adapt", help="the SGGFT inner loop (or plain fine-tuning) over the LM-BFF seeds of one task")
     _run_options(adapt)
+    _overwrite_option(adapt)
     adapt.add_argument("--method", help="sggft (default) or finetune (config field: method)")
     adapt.add_argument("--mode", help="exact, hvp or surgery (config field: sggft.mode)")
-    adapt.add_argument("--steps", help="T, inner steps at most (config field: train.max_steps)")
     adapt.add_argument("--aligner", help="a trained aligner directory (meta-train --out) to guide adaptation (config field: aligner)")
     adapt.add_argument("--source-task", help="task whose gradient direction the aligner aligns to (default: the aligner's first source)")
     evaluate = sub.add_parser("evaluate", help="adapt with a trained aligner on a task (any domain) and score its test set")
     _run_options(evaluate)
+    _overwrite_option(evaluate)
     evaluate.add_argument("--aligner", required=True, help="the trained aligner directory (meta-train --out)")
     evaluate.add_argument("--source-task", help="task whose gradient direction the aligner aligns to (default: the aligner's first source)")
     evaluate.add_argument("--mode", help="exact, hvp or surgery (default: the mode the aligner was trained with)")
@@ -92,30 +117,131 @@ def build_parser() -> argparse.ArgumentParser:
     meta.add_argument("--config", help="YAML file of config fields")
     meta.add_argument("--data-dir", help="folder with one sub-folder per task (config field: data.dir; env: SGGFT_DATA_DIR)")
     meta.add_argument("--model", help="backbone (config field: model.name)")
-    meta.add_argument("--steps", help="outer steps (config field: meta.outer_steps)")
+    meta.add_argument("--outer-steps", help="outer steps (config field: meta.outer_steps)")
     meta.add_argument("--mode", help="inner-loop update mode (config field: sggft.mode; default for meta-training: surgery)")
     meta.add_argument("--no-progress", action="store_true", help="no progress bar")
-    meta.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. meta.meta_batch=8 meta.meta_grad=unrolled")
-    bench = sub.add_parser("bench", help="benchmark grids: methods x tasks x K x seeds (docs/benchmarks.md)")
-    bench_sub = bench.add_subparsers(dest="bench_command", required=True)
-    bench_run = bench_sub.add_parser("run", help="run every unfinished cell of a grid YAML, then aggregate")
-    bench_run.add_argument("grid", help="grid YAML file (see benchmarks/grids/example.yaml)")
-    bench_run.add_argument("--out", required=True, help="output folder: cells/ records, results.md, summary.json, plots")
-    bench_run.add_argument("--data-dir", help="folder with one sub-folder per task (else the grid's data_dir, else SGGFT_DATA_DIR)")
-    bench_run.add_argument("--shard", help="I/N: run only every N-th cell starting at the I-th, so N processes can share "
-                           "one grid and --out (each aggregates what is finished)")
-    bench_run.add_argument("--tasks", type=_name_list("--tasks", "sst2,rte", "task names"), help="comma-separated: run only these tasks of the grid (the others stay missing)")
-    bench_run.add_argument("--methods", type=_name_list("--methods", "finetune_lora,sggft_all"), help="comma-separated: run only these methods of the grid (the others stay missing)")
-    bench_run.add_argument("--shots", dest="only_shots", type=shots_arg,
-                           help="comma-separated K values: run only these K of the grid (the others stay missing)")
-    bench_run.add_argument("--fail-fast", action="store_true", help="stop at the first failed cell (default: record it and go on)")
-    bench_agg = bench_sub.add_parser("aggregate", help="tables, summary.json and plots from the cells of a run")
-    bench_agg.add_argument("out", help="the --out folder of `bench run`")
-    bench_agg.add_argument("--focus", help="method compared (paired, per task and seed) against the best other method")
-    bench_agg.add_argument("--against", type=_name_list("--against", "finetune_lora,reptile"),
-                           help="comma-separated: compare the focus with the best of these by average (default: the "
-                           "grid's `against`, else every other method)")
+    meta.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, anywhere on the line, e.g. meta.meta_batch=8 meta.meta_grad=unrolled")
+    fit = sub.add_parser("fit", help="adapt on all of a task's training data and save the classifier (docs/fit.md)")
+    fit.add_argument("--task", help="registered task name or path to a task folder: its train split is the training data (config field: task)")
+    fit.add_argument("--save", required=True, help="folder to save the classifier to (created; see --overwrite)")
+    fit.add_argument("--method", help="finetune (default) or sggft (config field: method)")
+    fit.add_argument("--mode", help="SGGFT update mode: exact, hvp or surgery (config field: sggft.mode)")
+    fit.add_argument("--steps", help="inner steps at most (config field: train.max_steps)")
+    fit.add_argument("--aligner", help="a trained aligner directory (meta-train --out) to guide SGGFT (config field: aligner)")
+    fit.add_argument("--source-task", help="task whose gradient direction guides adaptation (config field: source_task)")
+    fit.add_argument("--model", help="backbone: minilm, smollm2, a hub id or a local path (config field: model.name)")
+    fit.add_argument("--adapt", help="head, lora or full (config field: model.adapt)")
+    fit.add_argument("--data-dir", help="folder with one sub-folder per task (config field: data.dir; env: SGGFT_DATA_DIR)")
+    fit.add_argument("--config", help="YAML file of config fields (FitConfig: a run config plus dev.*, seed, head_rows)")
+    fit.add_argument("--seed", help="seed of the dev split and minibatch order (config field: seed)")
+    fit.add_argument("--overwrite", action="store_true", help="replace --save if it holds a saved classifier")
+    fit.add_argument("--no-progress", action="store_true", help="no progress bar or messages")
+    fit.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, anywhere on the line, e.g. train.max_steps=200 dev.fraction=0.2")
+    predict = sub.add_parser("predict", help="classify a file of texts with a saved classifier")
+    predict.add_argument("model_dir", metavar="DIR", help="a saved classifier (sggft-meta fit --save, save_pretrained)")
+    predict.add_argument("--input", required=True, help="jsonl, csv or tsv (by extension) with a 'text' field (and 'text_pair' for pair models); - reads jsonl from stdin")
+    predict.add_argument("--out", required=True, help="predictions: jsonl, or csv / tsv by extension; - writes jsonl to stdout")
+    predict.add_argument("--batch-size", type=int, default=64, help="texts per forward pass (default 64)")
+    predict.add_argument("--device", help="cpu, cuda, cuda:N (default: cuda when available)")
+    predict.add_argument("--backbone", help="where the backbone lives now, if its local folder moved (its weights must match)")
+    predict.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    predict.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
+
+
+#: commands that run in one process: under torchrun every rank would run the whole job and write
+#: the same files
+NOT_DISTRIBUTED = ("finetune", "adapt", "evaluate", "fit", "predict", "quickstart")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The parsed command line, with `key=value` overrides taken from anywhere on it (before or
+    after flags, as torchtune reads them) in the order given; anything else argparse does not
+    know is an error that names it."""
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    takes_overrides = hasattr(args, "overrides")
+    overrides = [a for a in rest if "=" in a and not a.startswith("-")] if takes_overrides else []
+    unknown = [a for a in rest if a not in overrides]
+    if unknown:
+        args.unknown = unknown
+    if takes_overrides:
+        args.overrides = [*args.overrides, *overrides]
+    return args
+
+
+def _command_name(args: argparse.Namespace) -> str:
+    return "tasks list" if args.command == "tasks" else args.command
+
+
+def check_unknown_arguments(args: argparse.Namespace) -> None:
+    """SggftError naming what on the command line is neither a flag of the command nor an override."""
+    unknown = getattr(args, "unknown", None)
+    if not unknown:
+        return
+    command = _command_name(args)
+    if command == "meta-train" and any(a == "--steps" or a.startswith("--steps=") for a in unknown):
+        raise SggftError("meta-train has no --steps: its number of outer steps is --outer-steps N (config field: "
+                         "meta.outer_steps); --steps means inner steps (train.max_steps) in the commands that adapt")
+    listed = " ".join(unknown)
+    if any("=" in a and not a.startswith("-") for a in unknown):
+        raise SggftError(f"{command} takes no key=value overrides, got {listed!r}; see `sggft-meta {command} --help` for its flags")
+    hint = ("; config overrides are key=value (e.g. train.lr=5e-4)" if hasattr(args, "overrides") else "")
+    raise SggftError(f"unrecognized argument{'s' if len(unknown) > 1 else ''} {listed!r} for {command}{hint}; "
+                     f"see `sggft-meta {command} --help` for its flags")
+
+
+def check_not_distributed(command: str) -> None:
+    """SggftError when a one-process command was launched by torchrun (WORLD_SIZE > 1)."""
+    try:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+    except ValueError:
+        world = 1
+    if world > 1 and command in NOT_DISTRIBUTED:
+        raise SggftError(f"sggft-meta {command} is not distributed; run it without torchrun "
+                         f"(only meta-train uses several processes; WORLD_SIZE is {world})")
+
+
+def _is_result_file(path: Path) -> bool:
+    try:
+        return isinstance(json.loads(path.read_text(encoding="utf-8")).get("results"), list)
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def check_results_out(out, overwrite: bool = False) -> Path:
+    """The `--out` JSON of finetune / adapt / evaluate, checked before any work: a file name (not
+    a folder) whose folder exists or can be created and is writable; an existing file is
+    replaced only with `overwrite`."""
+    from .classifier import check_out_file
+
+    path = Path(out).expanduser()
+    if path.is_dir():
+        raise DataError(f"--out {path} is a folder; give a file name for the results, e.g. {path / 'results.json'}")
+    if path.exists() and not overwrite:
+        what = "already holds a finished result" if _is_result_file(path) else "already exists"
+        raise DataError(f"--out {path} {what}; pass --overwrite to replace it, or choose another file")
+    check_writable(path)
+    check_out_file(path, overwrite=True)  # the library's own checks of an output file
+    return path
+
+
+def check_run_dir(out) -> Path:
+    """meta-train's `--out` (a run folder, resumed when it holds checkpoints), checked before
+    the backbone loads: not a file, and writable."""
+    path = Path(out).expanduser()
+    if path.exists() and not path.is_dir():
+        raise CheckpointError(f"meta-train --out {path} is a file; --out names the run's folder (checkpoints and the "
+                              "trained aligner): choose a folder name")
+    check_writable(path, folder=True)
+    return path
+
+
+def check_meta_resume(cfg, out: Path) -> None:
+    """Before the backbone and pools load: a resumed run's sources and training config."""
+    from .outer_loop import MetaLearner
+
+    MetaLearner.check_resume(cfg, out)
 
 
 def config_from_args(args: argparse.Namespace, base: dict | None = None):
@@ -173,11 +299,45 @@ def print_reports(reports) -> None:
     print(markdown_table(["task", "K", "method", "backbone", "adapt", "metric", "mean (std)", "seeds", "grad-norm CV", "s/run"], rows))
 
 
+def print_seed(report, seed) -> None:
+    """One line on stderr per finished seed, shown with or without progress bars."""
+    from tqdm.auto import tqdm
+
+    tqdm.write(f"seed {seed.seed}: test {report.metric} {seed.test_metric:.3f} "
+               f"({seed.train_seconds + seed.eval_seconds:.0f} s)", file=sys.stderr)
+
+
+def interrupted_message(out: Path | None, since: float, out_existed: bool) -> str:
+    """Where the results of an interrupted run are, for the line printed on Ctrl-C."""
+    from .run import partial_path
+
+    kept = f"; {out} is unchanged" if out_existed else ""
+    if out is None:
+        return "sggft-meta: interrupted; no --out was given, so nothing was written"
+    partial = partial_path(out)
+    try:
+        fresh = partial.stat().st_mtime >= since
+        n = len(json.loads(partial.read_text(encoding="utf-8"))["results"][0]["seeds"]) if fresh else 0
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        fresh, n = False, 0
+    if not fresh:
+        return f"sggft-meta: interrupted before the first seed finished; nothing was written{kept}"
+    return f"sggft-meta: interrupted after {n} finished seed{'s' if n != 1 else ''}; the results so far are in {partial}{kept}"
+
+
 def cmd_run(args, base: dict | None = None) -> int:
+    from .classifier import quiet_loading
     from .run import run_method
 
     cfg = config_from_args(args, base=base)
-    report = run_method(cfg)
+    out = check_results_out(cfg.out, args.overwrite) if cfg.out else None  # before any work
+    out_existed, since = out is not None and out.exists(), time.time()
+    try:
+        with quiet_loading(not cfg.progress):
+            report = run_method(cfg, on_seed=print_seed)
+    except KeyboardInterrupt:
+        print(interrupted_message(out, since, out_existed), file=sys.stderr)
+        return 130
     print_reports([report])
     if report.aligner:
         a = report.aligner
@@ -191,17 +351,17 @@ def cmd_run(args, base: dict | None = None) -> int:
 
 #: meta-training defaults that differ from adaptation's: the alignment term is what it learns,
 #: and first-order `surgery` steps keep a truncated meta-gradient first order
-META_TRAIN_DEFAULTS = {"method": "sggft", "sggft": {"mode": "surgery", "lambda_align": 1.0}}
+
 
 
 def cmd_meta_train(args) -> int:
-    import os
-
-    from .config import load_config
+    from .classifier import quiet_loading
+    from .config import META_TRAIN_DEFAULTS, load_config
     from .outer_loop import MetaLearner
 
+    out = check_run_dir(args.out)  # before the backbone loads
     overrides = list(args.overrides)
-    for flag, key in (("data_dir", "data.dir"), ("model", "model.name"), ("steps", "meta.outer_steps"), ("mode", "sggft.mode")):
+    for flag, key in (("data_dir", "data.dir"), ("model", "model.name"), ("outer_steps", "meta.outer_steps"), ("mode", "sggft.mode")):
         if getattr(args, flag) is not None:
             overrides.append(f"{key}={getattr(args, flag)}")
     if args.sources:
@@ -210,6 +370,7 @@ def cmd_meta_train(args) -> int:
         overrides.append("progress=false")
     cfg = load_config(args.config, overrides, base=META_TRAIN_DEFAULTS)
     world = int(os.environ.get("WORLD_SIZE", "1"))
+    check_meta_resume(cfg, out)  # a changed config is refused before the backbone and pools load
     if world > 1:  # launched by torchrun: one process per rank
         import torch
 
@@ -220,8 +381,9 @@ def cmd_meta_train(args) -> int:
             cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={"device": f"cuda:{local}"})})
         torch.distributed.init_process_group(backend)
     try:
-        learner = MetaLearner(cfg)
-        learner.train(args.out)
+        with quiet_loading(not cfg.progress):
+            learner = MetaLearner(cfg)
+        learner.train(out)
     finally:
         if world > 1:
             import torch
@@ -238,52 +400,63 @@ def cmd_meta_train(args) -> int:
 
 
 def cmd_quickstart(args) -> int:
-    from sggft_tasks.demo import DEMO_TASKS
+    from pathlib import Path
 
-    from .model.loading import load_backbone
-    from .report import write_json_atomic
-    from .run import run_finetune, run_metadata
+    from .classifier import check_out_file, check_save_dir
+    from .quickstart import DEFAULTS, run_quickstart
 
-    cfg = config_from_args(args, base=dict(QUICKSTART_DEFAULTS))
-    print(f"quickstart: {cfg.model.name} ({cfg.model.adapt}), K={cfg.shots}, seeds {cfg.seeds}, demo tasks {', '.join(DEMO_TASKS)}", file=sys.stderr)
-    backbone = load_backbone(cfg.model, cfg.data.max_length)
-    reports, meta = [], run_metadata(cfg)
-    for name in DEMO_TASKS:
-        task_cfg = cfg.model_copy(update={"task": name, "out": None})
-        reports.append(run_finetune(task_cfg, backbone))
-        if cfg.out:
-            write_json_atomic(cfg.out, {**meta, "results": [r.to_json() for r in reports]})
+    save = check_save_dir(args.save, args.overwrite) if args.save else None  # before any work
+    out = check_out_file(args.out, args.overwrite) if args.out else None
+    args.out = None
+    cfg = config_from_args(args, base=dict(DEFAULTS))
+    reports = run_quickstart(cfg, save=save, out=Path(out) if out else None)
     print_reports(reports)
     print("\nThe demo corpus is small and written for this demo: it shows the pipeline works, it is not a benchmark.")
     return 0
 
 
-def cmd_bench_run(args) -> int:
-    from .bench import aggregate, load_grid, run_grid
-    from .bench.runner import parse_shard
+def cmd_fit(args) -> int:
+    from .classifier import check_save_dir
+    from .config import FitConfig, load_config
+    from .fitting import fit
 
-    shard = parse_shard(args.shard) if args.shard else None
-    run = run_grid(load_grid(args.grid), args.out, data_dir=args.data_dir, fail_fast=args.fail_fast, shard=shard,
-                   only_tasks=args.tasks, only_methods=args.methods, only_shots=args.only_shots)
-    aggregate(args.out)
-    copied = f"{run.reused} copied (reuse), " if run.reused else ""
-    print(f"{run.ran} cells run, {run.skipped} skipped (done earlier), {copied}{len(run.failed)} failed, of {run.total}; "
-          f"results: {args.out}/results.md")
-    return 0 if run.ok else 1
+    save = check_save_dir(args.save, args.overwrite)  # before any work
+    overrides = list(args.overrides)
+    flags = (("task", "task"), ("data_dir", "data.dir"), ("model", "model.name"), ("adapt", "model.adapt"), ("method", "method"),
+             ("mode", "sggft.mode"), ("steps", "train.max_steps"), ("aligner", "aligner"), ("source_task", "source_task"), ("seed", "seed"))
+    for flag, key in flags:
+        if getattr(args, flag) is not None:
+            overrides.append(f"{key}={getattr(args, flag)}")
+    if args.no_progress:
+        overrides.append("progress=false")
+    base = {"method": "sggft"} if args.aligner and not args.method else None
+    cfg = load_config(args.config, overrides, base=base, model=FitConfig)
+    if not args.task and "task" not in cfg.model_fields_set:
+        raise SggftError("fit needs --task NAME_OR_FOLDER (or a config file that sets task); see `sggft-meta tasks list`")
+    model = fit(cfg.task, config=cfg)
+    model.save_pretrained(save, overwrite=args.overwrite)
+    info = model.fit_info
+    print(f"fit {info['method']} on {info['n_examples']} examples of {cfg.task} ({model.backbone_ref}, {model.adapt}): {info['note']}; "
+          f"{info['steps']} steps, {info['train_seconds']:.1f} s")
+    print(f"saved: {save} (sggft-meta predict {save} --input FILE --out FILE)")
+    return 0
 
 
-def cmd_bench_aggregate(args) -> int:
-    from .bench import aggregate
+def cmd_predict(args) -> int:
+    from .classifier import predict_file
 
-    summary = aggregate(args.out, focus=args.focus, against=args.against)
-    c = summary["cells"]
-    print(f"{c['ok']} cells ok, {c['errors']} failed, {c['missing']} missing, of {c['expected']}; results: {args.out}/results.md")
+    n = predict_file(args.model_dir, args.input, args.out, overwrite=args.overwrite, batch_size=args.batch_size,
+                     device=args.device, backbone=args.backbone, progress=not args.no_progress)
+    if args.out != "-":
+        print(f"{n} predictions: {args.out}", file=sys.stderr)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     try:
+        check_unknown_arguments(args)
+        check_not_distributed(args.command)
         if args.command == "tasks":
             return cmd_tasks_list(args)
         if args.command in ("finetune", "adapt", "evaluate"):
@@ -292,10 +465,12 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_run(args, base={"method": "finetune" if args.command == "finetune" else "sggft"})
         if args.command == "meta-train":
             return cmd_meta_train(args)
+        if args.command == "fit":
+            return cmd_fit(args)
+        if args.command == "predict":
+            return cmd_predict(args)
         if args.command == "quickstart":
             return cmd_quickstart(args)
-        if args.command == "bench":
-            return cmd_bench_run(args) if args.bench_command == "run" else cmd_bench_aggregate(args)
     except SggftError as e:
         print(f"sggft-meta: error: {e}", file=sys.stderr)
         return 2
