@@ -30,7 +30,7 @@ DEFAULTS = {"shots": 8, "seeds": [13, 21, 42], "train": {"max_steps": 40}}
 def run_quickstart(cfg: RunConfig, *, save: Path | None = None, out: Path | None = None) -> list:
     """Run both parts; `cfg` carries the backbone and the protocol settings of the comparison.
     Returns the comparison's reports."""
-    from .classifier import FewShotClassifier
+    from .classifier import FewShotClassifier, quiet_loading
     from .fitting import fit
     from .io import write_json_atomic
     from .model.loading import load_backbone
@@ -42,7 +42,8 @@ def run_quickstart(cfg: RunConfig, *, save: Path | None = None, out: Path | None
     with tempfile.TemporaryDirectory() as tmp:
         folder = save or Path(tmp) / "model"
         model.save_pretrained(folder, overwrite=save is not None)
-        loaded = FewShotClassifier.from_pretrained(folder)
+        with quiet_loading(not cfg.progress):
+            loaded = FewShotClassifier.from_pretrained(folder)
         same = float(np.abs(loaded.predict_proba(SENTENCES) - model.predict_proba(SENTENCES)).max())
     print(f"fit on {model.fit_info['n_examples']} examples ({model.fit_info['note']}); saved to "
           f"{folder if save else 'a temporary folder (--save DIR keeps it)'}; loaded back: largest probability difference {same:.1e}")
@@ -50,7 +51,8 @@ def run_quickstart(cfg: RunConfig, *, save: Path | None = None, out: Path | None
         print(f"  {label:>8}  {text}")
 
     say(f"quickstart 2/2: SGGFT against plain fine-tuning, K={cfg.shots}, seeds {cfg.seeds}, tasks {', '.join(TABLE_TASKS)}")
-    backbone = load_backbone(cfg.model, cfg.data.max_length)
+    with quiet_loading(not cfg.progress):
+        backbone = load_backbone(cfg.model, cfg.data.max_length)
     reports, meta = [], run_metadata(cfg)
     for name in TABLE_TASKS:
         for method in ("finetune", "sggft"):
