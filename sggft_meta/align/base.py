@@ -35,6 +35,12 @@ class Aligner(nn.Module):
         """Constructor keyword arguments (JSON values): `type(**config())` rebuilds the module."""
         return {}
 
+    @classmethod
+    def saved_config(cls, aligner_config: dict, format_version: int) -> dict:
+        """The constructor keyword arguments of a config saved in `format_version` (older formats
+        are read through this; raise ValueError for one that format could not hold)."""
+        return aligner_config
+
     def reset(self) -> None:
         """Forget per-episode state (called at the start of every inner loop)."""
 

@@ -3,12 +3,17 @@
 A trained aligner is a directory::
 
     my_aligner/
-      config.json        {"format": "sggft-aligner", "format_version": 1, "library_version",
+      config.json        {"format": "sggft-aligner", "format_version": 2, "library_version",
                           "type", "aligner_config", "feature_spec", "sources", "summary",
                           "weights": {"file": "model.safetensors", "sha256", "bytes"}, "tensors"}
       model.safetensors  the aligner's state_dict
 
 Nothing is ever pickled or unpickled: tensors go through `safetensors`, everything else is JSON.
+
+Format versions. 2: a `learned` aligner with `init_gate` 0 (closed, the default) also holds the
+scalar tensor `opening`. 1: learned aligners were only open (`init_gate` in (0, 1), 0.5 by
+default), a parametrisation version 2 keeps for a positive `init_gate`; folders of version 1
+load through `Aligner.saved_config` and compute exactly as they did.
 
 Crash safety. Both files go through the library's one atomic writer (`sggft_meta.io`):
 `model.safetensors` is replaced first and `config.json` (which records the sha256 and size of
@@ -36,7 +41,7 @@ if TYPE_CHECKING:
     from .base import Aligner
 
 FORMAT = "sggft-aligner"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 
@@ -207,8 +212,8 @@ def load_aligner(directory: str | os.PathLike, *, map_location: str | torch.devi
     config = read_aligner_config(directory)
     cls = ALIGNERS.get(config["type"])
     try:
-        aligner = cls(**config["aligner_config"])
-    except TypeError as exc:
+        aligner = cls(**cls.saved_config(config["aligner_config"], config["format_version"]))
+    except (TypeError, ValueError) as exc:
         raise CheckpointError(
             f"{directory}: aligner_config {config['aligner_config']} does not fit the constructor of "
             f"aligner {config['type']!r} ({exc}); the aligner was saved by another version of its class: "

@@ -1,7 +1,10 @@
 """Source -> target alignment: lift each group's gradient toward the source direction.
 
 The gate `a_k` and target similarity `rho_k` come from an aligner (the learned network of
-`sggft_meta.align`, a fixed rule, or none); this term only applies them.
+`sggft_meta.align`, a fixed rule, or none); this term only applies them. A gate of exactly 0
+is an exact no-op in both forms (the penalty adds 0, the surgery adds 0 * d_hat to u), while
+the derivative with respect to the gate stays that of the gated term: so a closed learned
+aligner changes nothing and still receives a meta-gradient.
 """
 
 from __future__ import annotations
