@@ -88,7 +88,7 @@ class AlignerSettings(_Strict):
 
     type: Literal["learned", "gradvac", "none"] = Field("learned", description="Aligner type: the learned network, the GradVac-style moving target, or none.")
     hidden: int = Field(32, ge=1, description="learned: hidden width of the per-group MLP.")
-    init_gate: float = Field(0.5, gt=0, lt=1, description="learned: initial gate a_k.")
+    init_gate: float = Field(0.0, ge=0, lt=1, description="learned: initial gate a_k. 0: closed (every gate exactly 0 until meta-training opens it through a learned opening, so an untrained aligner changes nothing); in (0, 1): open from the start at this gate (0.5 was the default before the closed start, and reproduces aligners trained with it).")
     init_rho: float = Field(0.5, gt=-1, lt=1, description="learned: initial target similarity rho_k (above the usual cos(g, d), so the alignment term starts active and the network receives gradient).")
     beta: float = Field(0.01, gt=0, le=1, description="gradvac: EMA rate of the target similarity.")
     seed: int = Field(0, description="learned: initialisation seed.")
@@ -135,7 +135,8 @@ class RunConfig(_Strict):
     train: TrainConfig = Field(default_factory=TrainConfig)
     sggft: SggftConfig = Field(default_factory=SggftConfig)
     aligner: Path | None = Field(None, description="A trained aligner directory (meta-train's --out), or 'gradvac' / 'none' (rules that need no training), to guide adaptation toward source_task.")
-    source_task: str | None = Field(None, description="Source task whose gradient direction d the aligner aligns to; default: the aligner's first training source.")
+    source_task: str | list[str] | None = Field(None, description="Source task(s) whose gradient direction d guides adaptation (a name, or a list: d is their weighted sum, see `source`); default: the aligner's first training source.")
+    source: "SourceSettings" = Field(default_factory=lambda: SourceSettings(), description="How source tasks are drawn from (their whole training pools).")
     meta: MetaConfig = Field(default_factory=MetaConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
     out: Path | None = Field(None, description="JSON file for per-seed results.")
@@ -324,3 +325,15 @@ def typed_config(kind: type[RunConfig] = RunConfig, config: RunConfig | dict | N
         return kind.model_validate(tree)
     except ValidationError as e:
         raise ConfigError("invalid configuration: " + format_validation_error(e)) from None
+
+
+class SourceSettings(_Strict):
+    """How the source tasks of a run (`source_task`) are used (METHOD.md, "Sources")."""
+
+    weights: list[float] | None = Field(None, description="One weight per source task (d = sum of w_s d_s per parameter group); None = equal weights summing to 1.")
+    batch_size: int = Field(32, ge=1, description="Rows of each source's training pool drawn afresh at every refresh of the source direction.")
+    head_rows: int = Field(64, ge=1, description="Training examples per class (at most) the source head's class prototypes are built from, at the starting adapter.")
+
+
+RunConfig.model_rebuild()
+FitConfig.model_rebuild()

@@ -117,7 +117,7 @@ def fit(data: Any, *, labels: Sequence | None = None, label_names: Sequence[str]
                          head_rows=head_rows(split.labels, train_rows, cfg.head_rows, cfg.seed))
     bar.close()
     seconds = time.perf_counter() - t0
-    backbone._pools.clear()  # the training data's tokens are not part of the model
+    backbone.release_pools()  # the training data's tokens are not part of the model
     info = {
         "data": split.origin if isinstance(data, (str, Path)) else f"{split.origin} ({type(data).__name__})",
         "n_examples": len(split), "n_train": int(len(train_rows)), "n_dev": int(len(dev_rows)),
@@ -126,6 +126,7 @@ def fit(data: Any, *, labels: Sequence | None = None, label_names: Sequence[str]
         "steps": result.steps, "best_step": result.best_step, "stopped_early": result.stopped_early,
         "dev_metric": result.dev_metric, "dev_loss": result.dev_loss, "train_seconds": round(seconds, 3),
         "aligner": guidance.aligner_info, "source_task": guidance.source_task,
+        "source": source.record() if source is not None else None,
     }
     if cfg.progress:
         done = (f"best dev {task.metric} {result.dev_metric:.3f} at step {result.best_step} of {result.steps}"

@@ -103,7 +103,7 @@ RESUME_MAY_CHANGE: tuple[str, ...] = ("meta.outer_steps", "meta.checkpoint_every
 #: config fields meta-training does not read: the settings of target runs, and where files are
 #: found (data.dir, model.cache_dir) rather than what they hold
 NOT_READ_BY_META_TRAINING: tuple[str, ...] = (
-    "task", "method", "shots", "seeds", "eval", "aligner", "source_task", "data.dir", "model.cache_dir",
+    "task", "method", "shots", "seeds", "eval", "aligner", "source_task", "source", "data.dir", "model.cache_dir",
     "train.batch_size", "train.max_steps", "train.eval_every", "train.patience",
 )
 

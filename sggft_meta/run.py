@@ -48,6 +48,7 @@ class TaskReport:
     method: str
     seeds: list[SeedResult] = field(default_factory=list)
     aligner: dict | None = None  # the trained aligner used, its sources, whether the target domain was seen
+    source: dict | None = None  # the source tasks used: tasks, weights, pool size, examples dropped for test overlap
 
     @property
     def mean_std(self) -> tuple[float, float]:
@@ -99,7 +100,7 @@ def run_method(cfg: RunConfig, backbone: Backbone | None = None, *, out_payload:
     task = get_task(cfg.task)
     train, splits = check_splits(task, cfg)
     test = task.load_split("test", cfg.data.dir)
-    guidance = check_guidance(cfg, task, aligner=aligner, source_task=source_task)  # before any model loads
+    guidance = check_guidance(cfg, task, aligner=aligner, source_task=source_task, test=test)  # before any model loads
     cfg = guidance.cfg
     if backbone is None:
         backbone = load_backbone(cfg.model, cfg.data.max_length)
@@ -107,14 +108,17 @@ def run_method(cfg: RunConfig, backbone: Backbone | None = None, *, out_payload:
     train_pool = backbone.pool(task, "train", train)
     test_pool = backbone.pool(task, "test", test)
     report = TaskReport(task.name, task.metric, cfg.shots, backbone.backbone_name, cfg.model.adapt, cfg.method)
-    report.aligner = guidance.aligner_info
     bar = tqdm(total=len(splits) * cfg.train.max_steps, desc=f"{cfg.method} {task.name} K={cfg.shots}", unit="step",
                disable=not cfg.progress, file=sys.stderr, leave=False)
     aligner, source = guidance.bind(backbone)
+    report.aligner = guidance.aligner_info
+    report.source = source.record() if source is not None else None
     payload = (out_payload or run_metadata(cfg, task=task)) if cfg.out is not None else None
     for split in splits:
         generator = torch.Generator().manual_seed(split.seed)
         backbone.restore(init)
+        if source is not None:
+            source.seed = split.seed  # each seed's source minibatches: drawn afresh from its own seed
         t0 = time.perf_counter()
         fit = adapt_split(backbone, task, train_pool, split, cfg, generator, aligner=aligner, source=source, progress=bar)
         train_seconds = time.perf_counter() - t0
@@ -145,40 +149,77 @@ class Guidance:
 
     cfg: RunConfig  # with an aligner's training settings filled in where the user left them unset
     aligner: object | None = None
-    source_task: str | None = None
+    source_task: str | list[str] | None = None  # as given: one name, or a list
     aligner_info: dict | None = None  # the trained aligner used, its sources, whether the target domain was seen
+    source_weights: list[float] | None = None  # one per source task
+    test: object | None = None  # the target's test split (its texts are dropped from the source pools)
+
+    @property
+    def source_tasks(self) -> list[str]:
+        return [] if self.source_task is None else ([self.source_task] if isinstance(self.source_task, str) else list(self.source_task))
 
     def bind(self, backbone: Backbone):
-        """(aligner on the backbone's device or None, `SourceDirection` or None)."""
+        """(aligner on the backbone's device or None, `SourceDirection` or None). The source
+        direction draws from each source's whole training pool, less the target's test texts;
+        its heads are built at the backbone's current adapter (phi_0)."""
         aligner = self.aligner.to(backbone.device) if self.aligner is not None else None
         source = None
-        if self.source_task is not None:
+        if self.source_tasks:
             from .align.source import SourceDirection
 
-            source = SourceDirection.for_task(backbone, get_task(self.source_task), self.cfg)
+            seed = int(getattr(self.cfg, "seed", 0))  # fit's seed; run_method reseeds per data seed
+            source = SourceDirection.for_tasks(backbone, [get_task(name) for name in self.source_tasks], self.cfg,
+                                               weights=self.source_weights, test=self.test, seed=seed)
         return aligner, source
 
 
-def check_guidance(cfg: RunConfig, task: Task, *, aligner=None, source_task: str | None = None) -> Guidance:
+def source_names(source_task) -> list[str] | None:
+    """`source_task` as a list of names (a comma-separated string is several), or None when unset."""
+    if source_task is None:
+        return None
+    if isinstance(source_task, str):
+        return [s.strip() for s in source_task.split(",")] if "," in source_task else [source_task]
+    return [str(s) for s in source_task]
+
+
+def check_guidance(cfg: RunConfig, task: Task, *, aligner=None, source_task: str | list[str] | None = None,
+                   test=None) -> Guidance:
     """Check the aligner and source-task settings of `cfg` against the target `task` and load a
     trained aligner from `cfg.aligner` (unless `aligner` is given): the part of a run shared by
-    `run_method` (LM-BFF seeds) and `fit` (all of a user's data)."""
+    `run_method` (LM-BFF seeds) and `fit` (all of a user's data). `test` is the target's test
+    split (read here when the task has one): source examples with its texts are dropped.
+
+    Source tasks are refused here, before any model loads: an empty list, one listed twice,
+    the target itself, an unknown name, SST-2 / SST-5 / MR as sources of one another, and
+    weights that do not match them (`source.weights`)."""
+    from .align.source import check_sources, source_weights
     from .config import check_alignment_inputs
-    from .errors import ConfigError
+    from .errors import ConfigError, SggftError
 
     check_alignment_inputs(cfg, aligner=aligner, source_task=source_task)
-    source_task = source_task or cfg.source_task
+    source_task = source_task if source_task is not None else cfg.source_task
+    names = source_names(source_task)
+    if names is not None:
+        check_sources(task.name, names)
     if cfg.train.multitask is not None and source_task is None and cfg.aligner is None:
         raise ConfigError(f"train.multitask={cfg.train.multitask!r} trains on a source task too: set source_task=NAME")
-    if source_task is not None and source_task == task.name:
-        raise ConfigError(f"source_task {source_task!r} is the target task itself; choose another source_task")
     info = None
     if aligner is None and cfg.aligner is not None:
         aligner, cfg, source_task = load_run_aligner(cfg, task)
+        names = source_names(source_task)
+        check_sources(task.name, names)
         info = {"dir": str(cfg.aligner), "source_task": source_task, **aligner_provenance(cfg.aligner, task)}
-    if source_task is not None:
-        get_task(source_task)  # an unknown name fails here, with the closest names
-    return Guidance(cfg, aligner, source_task, info)
+    weights = None
+    if names is not None:
+        for name in names:
+            get_task(name)  # an unknown name fails here, with the closest names
+        weights = source_weights(cfg.source.weights, len(names))
+        if test is None:
+            try:
+                test = task.load_split("test", cfg.data.dir)
+            except SggftError:  # a target with no test split (a user's own data): nothing to drop
+                test = None
+    return Guidance(cfg, aligner, source_task, info, weights, test)
 
 
 def load_run_aligner(cfg: RunConfig, target: Task):
@@ -207,8 +248,6 @@ def load_run_aligner(cfg: RunConfig, target: Task):
     source = cfg.source_task or (saved.get("sources") or [None])[0]
     if source is None:
         raise ConfigError(f"aligner {cfg.aligner} records no source task; set source_task=NAME (the task whose gradient direction to align to)")
-    if source == target.name:
-        raise ConfigError(f"source_task {source!r} is the target task itself; choose another source_task")
     return aligner.to(torch.float64 if cfg.model.dtype == "float64" else torch.float32), cfg, source
 
 

@@ -106,6 +106,10 @@ class Backbone(nn.Module):
             self._pools[key] = pool
         return pool
 
+    def release_pools(self) -> None:
+        """Drop every cached tokenised split (the data a model was trained on is not part of it)."""
+        self._pools.clear()
+
     def adaptable_parameters(self) -> dict[str, nn.Parameter]:
         """The parameters adaptation may change, by name (those with requires_grad)."""
         return {n: p for n, p in self.named_parameters() if p.requires_grad}
