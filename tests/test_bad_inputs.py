@@ -3,6 +3,30 @@ it, the error class it must raise and phrases its one-line message must (and mus
 
 A new bad input joins by adding a row to `CASES` (or to `CONFIG_CASES` for a `key=value` config
 override). Rows build their files under pytest's `tmp_path`; `{tmp}` in a phrase stands for it.
+
+Cases that need a running process, a killed one or a run to resume are tested beside the code
+they exercise; this index names them (`test_the_index_names_tests_that_exist` keeps it true):
+
+- resume with another aligner width: test_outer_loop.py::test_resume_with_another_aligner_width_is_a_clear_error
+- resume with a changed training config: test_outer_loop.py::test_resume_refuses_a_changed_training_config,
+  test_outer_loop.py::test_resume_names_every_changed_field,
+  test_meta_init.py::test_resume_refuses_changed_settings_and_ignores_what_it_does_not_read,
+  test_cli.py::test_meta_train_resume_with_another_config_is_refused_before_the_backbone_loads
+- a finished meta-training whose saved aligner was damaged: test_outer_loop.py::test_a_finished_run_verifies_its_aligner_and_rebuilds_a_damaged_one
+- a resumed meta-training says so: test_outer_loop.py::test_a_resumed_run_says_so_on_stderr
+- kill -9, then the same command: test_meta_cli.py::test_kill_9_mid_run_then_the_same_command_ends_bit_identical
+- Ctrl-C with an earlier finished --out: test_cli.py::test_ctrl_c_leaves_a_finished_out_as_it_was
+- --out a folder, read-only or under a file: test_cli.py::test_run_out_is_checked_before_any_work,
+  test_cli.py::test_meta_train_out_is_checked_before_the_backbone_loads
+- torchrun on a one-process command: test_cli.py::test_one_process_commands_refuse_torchrun
+- overrides after a flag: test_cli.py::test_overrides_anywhere_on_the_line_in_order
+- one meaning of --steps: test_cli.py::test_steps_is_train_max_steps_everywhere
+- --no-progress quiet, a line per seed: test_cli.py::test_no_progress_hides_weight_loading_and_prints_a_line_per_seed
+- where the data came from: test_cli.py::test_result_file_records_where_the_data_came_from
+- files and folders respect the umask: test_io.py::test_files_and_directories_respect_the_umask
+- metrics against scikit-learn: test_metrics.py::test_classification_metrics_match_sklearn
+- predict on a folder that is not a model, another backbone, empty or malformed input, a pair
+  model given single texts: test_predict_cli.py::test_predict_errors
 """
 
 from __future__ import annotations
@@ -395,3 +419,14 @@ def test_run_out_that_may_be_written(tmp_path):
     assert check_results_out(tmp_path / "run.json", overwrite=True) == tmp_path / "run.json"
     assert not (tmp_path / "new").exists()  # nothing is created by the check
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run.json"]  # no probe file left behind
+
+
+def test_the_index_names_tests_that_exist():
+    """Every `file.py::test_name` in this module's docstring is a test function of that file."""
+    import re
+
+    here = Path(__file__).parent
+    named = re.findall(r"(test_\w+\.py)::(test_\w+)", __doc__)
+    assert len(named) >= 18
+    for file, test in named:
+        assert re.search(rf"^def {test}\(", (here / file).read_text(encoding="utf-8"), flags=re.M), f"{file}::{test}"
