@@ -32,8 +32,7 @@ from .errors import CheckpointError, DataError, SggftError
 from .io import check_writable
 
 
-
-def _int_list(flag: str, what: str, example: str):
+def int_list_arg(flag: str, what: str, example: str):
     """An argparse `type` for `--flag 1,2,3`: a list of ints, or a one-line error naming the flag."""
     def parse(text: str) -> list[int]:
         try:
@@ -46,20 +45,31 @@ def _int_list(flag: str, what: str, example: str):
     return parse
 
 
-def _name_list(flag: str, example: str, what: str = "method names"):
-    """An argparse `type` for `--flag a, b`: a non-empty list of names, spaces stripped, or a one-line
-    error naming the flag (an empty list would silently mean something else than what was asked for)."""
-    def parse(text: str) -> list[str]:
-        names = [x.strip() for x in text.split(",") if x.strip()]
-        if not names:
-            raise argparse.ArgumentTypeError(f"{flag} takes comma-separated {what} like {example}, got {text!r}")
-        return names
-    return parse
+seeds_arg = int_list_arg("--seeds", "integers", "13,21,42")
 
 
-# argparse `type`s
-seeds_arg = _int_list("--seeds", "integers", "13,21,42")
-shots_arg = _int_list("--shots", "K values", "8,16")
+def _setup_options(p: argparse.ArgumentParser, *, adapt: bool = True, config: str = "YAML file of config fields") -> None:
+    """Where the data and the backbone come from, and a config file: every command that trains."""
+    p.add_argument("--config", help=config)
+    p.add_argument("--data-dir", help="folder with one sub-folder per task (config field: data.dir; env: SGGFT_DATA_DIR)")
+    p.add_argument("--model", help="backbone: minilm, mpnet, smollm2, a hub id or a local path (config field: model.name)")
+    if adapt:
+        p.add_argument("--adapt", help="head, lora or full (config field: model.adapt)")
+
+
+def _guidance_options(p: argparse.ArgumentParser, *, aligner_required: bool = False) -> None:
+    """The SGGFT settings a command that adapts takes by flag."""
+    p.add_argument("--mode", help="exact, hvp or surgery (config field: sggft.mode; with --aligner, default: the mode it was trained with)")
+    p.add_argument("--aligner", required=aligner_required,
+                   help="a trained aligner directory (meta-train --out) to guide SGGFT (config field: aligner)")
+    p.add_argument("--source-task", help="task(s) whose gradient direction guides adaptation (config field: source_task; "
+                   "default with --aligner: its first source)")
+
+
+def _tail_options(p: argparse.ArgumentParser, *, progress: str, example: str) -> None:
+    """`--no-progress` and the `key=value` overrides (anywhere on the line): every command that trains."""
+    p.add_argument("--no-progress", action="store_true", help=progress)
+    p.add_argument("overrides", nargs="*", metavar="key=value", help=f"config overrides, anywhere on the line, e.g. {example}")
 
 
 def _run_options(p: argparse.ArgumentParser, *, task: bool = True) -> None:
@@ -67,16 +77,11 @@ def _run_options(p: argparse.ArgumentParser, *, task: bool = True) -> None:
         p.add_argument("--task", help="registered task name or path to a task folder (config field: task)")
     p.add_argument("--shots", type=int, help="K examples per class (config field: shots)")
     p.add_argument("--seeds", type=seeds_arg, help="comma-separated data seeds (default 13,21,42,87,100)")
-    p.add_argument("--config", help="YAML file of config fields")
-    p.add_argument("--data-dir", help="folder with one sub-folder per task (config field: data.dir; env: SGGFT_DATA_DIR)")
-    p.add_argument("--model", help="backbone: minilm, smollm2, a hub id or a local path (config field: model.name)")
-    p.add_argument("--adapt", help="head, lora or full (config field: model.adapt)")
+    _setup_options(p)
     p.add_argument("--steps", help="T, inner steps at most (config field: train.max_steps)")
     p.add_argument("--out", help="JSON file for per-seed results, written when the run ends; OUT.partial holds the "
                    "seeds finished so far (config field: out)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars (a line per finished seed still shows)")
-    p.add_argument("overrides", nargs="*", metavar="key=value",
-                   help="config overrides, anywhere on the line, e.g. train.lr=5e-4 model.lora.r=16")
+    _tail_options(p, progress="no progress bars (a line per finished seed still shows)", example="train.lr=5e-4 model.lora.r=16")
 
 
 def _overwrite_option(p: argparse.ArgumentParser) -> None:
@@ -102,41 +107,28 @@ def build_parser() -> argparse.ArgumentParser:
     _run_options(adapt)
     _overwrite_option(adapt)
     adapt.add_argument("--method", help="sggft (default) or finetune (config field: method)")
-    adapt.add_argument("--mode", help="exact, hvp or surgery (config field: sggft.mode)")
-    adapt.add_argument("--aligner", help="a trained aligner directory (meta-train --out) to guide adaptation (config field: aligner)")
-    adapt.add_argument("--source-task", help="task whose gradient direction the aligner aligns to (default: the aligner's first source)")
+    _guidance_options(adapt)
     evaluate = sub.add_parser("evaluate", help="adapt with a trained aligner on a task (any domain) and score its test set")
     _run_options(evaluate)
     _overwrite_option(evaluate)
-    evaluate.add_argument("--aligner", required=True, help="the trained aligner directory (meta-train --out)")
-    evaluate.add_argument("--source-task", help="task whose gradient direction the aligner aligns to (default: the aligner's first source)")
-    evaluate.add_argument("--mode", help="exact, hvp or surgery (default: the mode the aligner was trained with)")
+    _guidance_options(evaluate, aligner_required=True)
     meta = sub.add_parser("meta-train", help="meta-learn the alignment network on source-task pairs (torchrun: one rank per process)")
     meta.add_argument("--sources", help="comma-separated source tasks (config field: meta.sources)")
     meta.add_argument("--out", required=True, help="run directory: checkpoints/ and the trained aligner (config.json + model.safetensors); resumed if it holds a checkpoint")
-    meta.add_argument("--config", help="YAML file of config fields")
-    meta.add_argument("--data-dir", help="folder with one sub-folder per task (config field: data.dir; env: SGGFT_DATA_DIR)")
-    meta.add_argument("--model", help="backbone (config field: model.name)")
+    _setup_options(meta, adapt=False)
     meta.add_argument("--outer-steps", help="outer steps (config field: meta.outer_steps)")
     meta.add_argument("--mode", help="inner-loop update mode (config field: sggft.mode; default for meta-training: surgery)")
-    meta.add_argument("--no-progress", action="store_true", help="no progress bar")
-    meta.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, anywhere on the line, e.g. meta.meta_batch=8 meta.meta_grad=unrolled")
+    _tail_options(meta, progress="no progress bar", example="meta.meta_batch=8 meta.meta_grad=unrolled")
     fit = sub.add_parser("fit", help="adapt on all of a task's training data and save the classifier (docs/fit.md)")
     fit.add_argument("--task", help="registered task name or path to a task folder: its train split is the training data (config field: task)")
     fit.add_argument("--save", required=True, help="folder to save the classifier to (created; see --overwrite)")
     fit.add_argument("--method", help="finetune (default) or sggft (config field: method)")
-    fit.add_argument("--mode", help="SGGFT update mode: exact, hvp or surgery (config field: sggft.mode)")
+    _guidance_options(fit)
     fit.add_argument("--steps", help="inner steps at most (config field: train.max_steps)")
-    fit.add_argument("--aligner", help="a trained aligner directory (meta-train --out) to guide SGGFT (config field: aligner)")
-    fit.add_argument("--source-task", help="task whose gradient direction guides adaptation (config field: source_task)")
-    fit.add_argument("--model", help="backbone: minilm, smollm2, a hub id or a local path (config field: model.name)")
-    fit.add_argument("--adapt", help="head, lora or full (config field: model.adapt)")
-    fit.add_argument("--data-dir", help="folder with one sub-folder per task (config field: data.dir; env: SGGFT_DATA_DIR)")
-    fit.add_argument("--config", help="YAML file of config fields (FitConfig: a run config plus dev.*, seed, head_rows)")
+    _setup_options(fit, config="YAML file of config fields (FitConfig: a run config plus dev.*, seed, head_rows)")
     fit.add_argument("--seed", help="seed of the dev split and minibatch order (config field: seed)")
     fit.add_argument("--overwrite", action="store_true", help="replace --save if it holds a saved classifier")
-    fit.add_argument("--no-progress", action="store_true", help="no progress bar or messages")
-    fit.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, anywhere on the line, e.g. train.max_steps=200 dev.fraction=0.2")
+    _tail_options(fit, progress="no progress bar or messages", example="train.max_steps=200 dev.fraction=0.2")
     predict = sub.add_parser("predict", help="classify a file of texts with a saved classifier")
     predict.add_argument("model_dir", metavar="DIR", help="a saved classifier (sggft-meta fit --save, save_pretrained)")
     predict.add_argument("--input", required=True, help="jsonl, csv or tsv (by extension) with a 'text' field (and 'text_pair' for pair models); - reads jsonl from stdin")

@@ -69,3 +69,33 @@ def polarity_folder(tmp_path) -> Path:
     write_jsonl(folder / "test.jsonl", polarity_rows(10, offset=100))
     (folder / "meta.json").write_text(json.dumps({"label_names": ["negative", "positive"], "domain": "sentiment"}))
     return folder
+
+
+def float64_source_world(tiny_bert_dir: Path, folder: Path):
+    """A float64 tiny BERT (LoRA on query / value, B made non-zero) on a polarity task written to
+    `folder`: three support batches, a query batch, and a source direction that disagrees with
+    the task (other rows, labels flipped). For the meta-gradient and aligner checks."""
+    import torch
+
+    from sggft_meta.align.source import SourceDirection
+    from sggft_meta.config import LoraSettings, ModelConfig
+    from sggft_meta.model.loading import load_backbone
+    from sggft_meta.task import folder_task
+
+    write_jsonl(folder / "train.jsonl", polarity_rows(30))
+    write_jsonl(folder / "test.jsonl", polarity_rows(5, offset=100))
+    task = folder_task(folder)
+    cfg = ModelConfig(name=str(tiny_bert_dir), dtype="float64", lora=LoraSettings(targets=["query", "value"]))
+    bb = load_backbone(cfg, max_length=32)
+    with torch.no_grad():
+        for n, p in bb.adaptable_parameters().items():
+            if "lora_B" in n:
+                p.copy_(torch.randn(p.shape, generator=torch.Generator().manual_seed(1), dtype=p.dtype))
+    pool = bb.pool(task, "train", task.load_split("train"))
+    bb.set_head(task, init="random", generator=torch.Generator().manual_seed(0))
+    support = [pool.batch(list(range(4 * i, 4 * i + 8))) for i in range(3)]
+    query = pool.batch(list(range(20, 36)))
+    src_batch = pool.batch(list(range(40, 48)))
+    src_batch = type(src_batch)(src_batch.inputs, 1 - src_batch.labels)
+    source = SourceDirection.from_support(bb, task, src_batch, init="prototype")
+    return bb, support, query, source

@@ -17,16 +17,14 @@ import pytest
 import torch
 from torch import nn
 
-from sggft_meta import folder_task, optim
+from sggft_meta import optim
 from sggft_meta.align import ALIGNERS, load_aligner, save_aligner
 from sggft_meta.align import transfer
 from sggft_meta.align.features import FEATURE_SPEC, NUM_FEATURES, group_features
-from sggft_meta.align.source import SourceDirection
-from sggft_meta.config import AlignerSettings, LoraSettings, ModelConfig
+from sggft_meta.config import AlignerSettings
 from sggft_meta.errors import CheckpointError
 from sggft_meta.inner_loop import InnerLoop, InnerSpec
 from sggft_meta.meta_grad import meta_gradient
-from sggft_meta.model.loading import load_backbone
 from sggft_meta.regularizers import REGULARIZERS, RegContext
 
 ALIGN_ALL = {"align": 1.0, "direction": 0.05, "magnitude": 0.2}
@@ -34,27 +32,9 @@ ALIGN_ALL = {"align": 1.0, "direction": 0.05, "magnitude": 0.2}
 
 @pytest.fixture(scope="module")
 def world(tiny_bert_dir, tmp_path_factory):
-    from conftest import polarity_rows, write_jsonl
+    from conftest import float64_source_world
 
-    folder = tmp_path_factory.mktemp("closed64")
-    write_jsonl(folder / "train.jsonl", polarity_rows(30))
-    write_jsonl(folder / "test.jsonl", polarity_rows(5, offset=100))
-    task = folder_task(folder)
-    cfg = ModelConfig(name=str(tiny_bert_dir), dtype="float64", lora=LoraSettings(targets=["query", "value"]))
-    bb = load_backbone(cfg, max_length=32)
-    with torch.no_grad():
-        for n, p in bb.adaptable_parameters().items():
-            if "lora_B" in n:
-                p.copy_(torch.randn(p.shape, generator=torch.Generator().manual_seed(1), dtype=p.dtype))
-    pool = bb.pool(task, "train", task.load_split("train"))
-    bb.set_head(task, init="random", generator=torch.Generator().manual_seed(0))
-    support = [pool.batch(list(range(4 * i, 4 * i + 8))) for i in range(3)]
-    query = pool.batch(list(range(20, 36)))
-    # the "source task": other rows with the labels flipped, so its direction disagrees
-    src_batch = pool.batch(list(range(40, 48)))
-    src_batch = type(src_batch)(src_batch.inputs, 1 - src_batch.labels)
-    source = SourceDirection.from_support(bb, task, src_batch, init="prototype")
-    return bb, support, query, source
+    return float64_source_world(tiny_bert_dir, tmp_path_factory.mktemp("closed64"))
 
 
 def spec(mode, lambdas, kind="adamw"):

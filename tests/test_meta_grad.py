@@ -13,39 +13,18 @@ from dataclasses import replace
 import pytest
 import torch
 
-from sggft_meta import folder_task, optim
+from sggft_meta import optim
 from sggft_meta.align import ALIGNERS
-from sggft_meta.align.source import SourceDirection
-from sggft_meta.config import LoraSettings, ModelConfig
 
 from sggft_meta.inner_loop import InnerLoop, InnerSpec
 from sggft_meta.meta_grad import meta_gradient
-from sggft_meta.model.loading import load_backbone
 
 
 @pytest.fixture(scope="module")
 def world(tiny_bert_dir, tmp_path_factory):
-    from conftest import polarity_rows, write_jsonl
+    from conftest import float64_source_world
 
-    folder = tmp_path_factory.mktemp("meta64")
-    write_jsonl(folder / "train.jsonl", polarity_rows(30))
-    write_jsonl(folder / "test.jsonl", polarity_rows(5, offset=100))
-    task = folder_task(folder)
-    cfg = ModelConfig(name=str(tiny_bert_dir), dtype="float64", lora=LoraSettings(targets=["query", "value"]))
-    bb = load_backbone(cfg, max_length=32)
-    with torch.no_grad():
-        for n, p in bb.adaptable_parameters().items():
-            if "lora_B" in n:
-                p.copy_(torch.randn(p.shape, generator=torch.Generator().manual_seed(1), dtype=p.dtype))
-    pool = bb.pool(task, "train", task.load_split("train"))
-    bb.set_head(task, init="random", generator=torch.Generator().manual_seed(0))
-    support = [pool.batch(list(range(4 * i, 4 * i + 8))) for i in range(3)]
-    query = pool.batch(list(range(20, 36)))
-    # the "source task": other rows with the labels flipped, so its direction disagrees
-    src_batch = pool.batch(list(range(40, 48)))
-    src_batch = type(src_batch)(src_batch.inputs, 1 - src_batch.labels)
-    source = SourceDirection.from_support(bb, task, src_batch, init="prototype")
-    return bb, support, query, source
+    return float64_source_world(tiny_bert_dir, tmp_path_factory.mktemp("meta64"))
 
 
 def make(bb, mode, lambdas, kind="sgd", aligner_seed=3, clip=None):

@@ -4,18 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-
-def int_list(flag: str, what: str, example: str):
-    """An argparse `type` for `--flag 1,2,3`: a list of ints, or a one-line error naming the flag."""
-    def parse(text: str) -> list[int]:
-        try:
-            values = [int(s) for s in text.split(",") if s.strip()]
-        except ValueError:
-            values = []
-        if not values:
-            raise argparse.ArgumentTypeError(f"{flag} takes comma-separated {what} like {example}, got {text!r}")
-        return values
-    return parse
+from sggft_meta.cli import int_list_arg as int_list, seeds_arg  # noqa: F401  (the library's own --seeds)
 
 
 def name_list(flag: str, example: str, what: str = "method names"):
@@ -29,5 +18,4 @@ def name_list(flag: str, example: str, what: str = "method names"):
     return parse
 
 
-seeds_arg = int_list("--seeds", "integers", "13,21,42")
 shots_arg = int_list("--shots", "K values", "8,16")
