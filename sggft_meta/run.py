@@ -86,7 +86,7 @@ def partial_path(out: str | Path) -> Path:
 
 
 def run_method(cfg: RunConfig, backbone: Backbone | None = None, *, out_payload: dict | None = None,
-               aligner=None, source_task: str | None = None,
+               aligner=None, source_task: str | None = None, source_candidates: list[str] | None = None,
                on_seed: Callable[[TaskReport, SeedResult], None] | None = None) -> TaskReport:
     """Adapt with `cfg.method` (plain fine-tuning or SGGFT) on every seed's K-shot split of
     `cfg.task`, early-stopped on its dev split, and score the whole test set. The backbone is
@@ -96,11 +96,16 @@ def run_method(cfg: RunConfig, backbone: Backbone | None = None, *, out_payload:
     With `cfg.out`, the results so far are written after every seed to `OUT.partial`
     (`partial_path`, with `"complete": false`), and at the end to `cfg.out` (`"complete": true`),
     which replaces any file there; the partial file is then removed. A run stopped part way
-    (Ctrl-C, a crash) leaves `cfg.out` as it was and its finished seeds in `OUT.partial`."""
+    (Ctrl-C, a crash) leaves `cfg.out` as it was and its finished seeds in `OUT.partial`.
+
+    With `source_task="auto"` each seed chooses its source on its own K-shot train split at the
+    starting adapter (`sggft_meta.selection`; candidates: `source_candidates`, default every
+    registered task allowed as a source); `report.source["per_seed"]` keeps each seed's ranking."""
     task = get_task(cfg.task)
     train, splits = check_splits(task, cfg)
     test = task.load_split("test", cfg.data.dir)
-    guidance = check_guidance(cfg, task, aligner=aligner, source_task=source_task, test=test)  # before any model loads
+    guidance = check_guidance(cfg, task, aligner=aligner, source_task=source_task, test=test,
+                              source_candidates=source_candidates)  # before any model loads
     cfg = guidance.cfg
     if backbone is None:
         backbone = load_backbone(cfg.model, cfg.data.max_length)
@@ -110,13 +115,17 @@ def run_method(cfg: RunConfig, backbone: Backbone | None = None, *, out_payload:
     report = TaskReport(task.name, task.metric, cfg.shots, backbone.backbone_name, cfg.model.adapt, cfg.method)
     bar = tqdm(total=len(splits) * cfg.train.max_steps, desc=f"{cfg.method} {task.name} K={cfg.shots}", unit="step",
                disable=not cfg.progress, file=sys.stderr, leave=False)
-    aligner, source = guidance.bind(backbone)
+    aligner, source = (None, None) if guidance.auto else guidance.bind(backbone)
     report.aligner = guidance.aligner_info
     report.source = source.record() if source is not None else None
     payload = (out_payload or run_metadata(cfg, task=task)) if cfg.out is not None else None
     for split in splits:
         generator = torch.Generator().manual_seed(split.seed)
         backbone.restore(init)
+        if guidance.auto:  # each seed chooses from its own K-shot train split, at phi_0 (PROTOCOL.md)
+            aligner, source = guidance.bind(backbone, support=train_pool.batch(split.train))
+            chosen = {**(source.record() if source is not None else {"tasks": []}), "selection": guidance.selection}
+            report.source = {"auto": True, "per_seed": [*(report.source or {}).get("per_seed", []), {"seed": split.seed, **chosen}]}
         if source is not None:
             source.seed = split.seed  # each seed's source minibatches: drawn afresh from its own seed
         t0 = time.perf_counter()
@@ -153,17 +162,34 @@ class Guidance:
     aligner_info: dict | None = None  # the trained aligner used, its sources, whether the target domain was seen
     source_weights: list[float] | None = None  # one per source task
     test: object | None = None  # the target's test split (its texts are dropped from the source pools)
+    candidates: list | None = None  # source_task=auto: the candidate tasks (Task objects)
+    target: object | None = None  # source_task=auto: the target task
+    selection: dict | None = None  # source_task=auto: ranking, chosen, threshold (after `bind`)
+    chosen: list[str] | None = None  # source_task=auto: the tasks chosen by `bind` ([] = abstained)
+
+    @property
+    def auto(self) -> bool:
+        """Whether the source tasks are chosen automatically (`source_task="auto"`)."""
+        return is_auto(self.source_task)
 
     @property
     def source_tasks(self) -> list[str]:
+        if self.auto:
+            return list(self.chosen or [])
         return [] if self.source_task is None else ([self.source_task] if isinstance(self.source_task, str) else list(self.source_task))
 
-    def bind(self, backbone: Backbone):
+    def bind(self, backbone: Backbone, support=None):
         """(aligner on the backbone's device or None, `SourceDirection` or None). The source
         direction draws from each source's whole training pool, less the target's test texts;
-        its heads are built at the backbone's current adapter (phi_0)."""
+        its heads are built at the backbone's current adapter (phi_0).
+
+        With `source_task="auto"`, `support` (the target's support Batch or Split) is needed: the
+        candidates are ranked at phi_0 (`sggft_meta.selection`), the ranking printed when progress
+        is on and kept in `selection`; no candidate above the threshold means no source."""
         aligner = self.aligner.to(backbone.device) if self.aligner is not None else None
         source = None
+        if self.auto:
+            return aligner, self._bind_auto(backbone, support)
         if self.source_tasks:
             from .align.source import SourceDirection
 
@@ -171,6 +197,31 @@ class Guidance:
             source = SourceDirection.for_tasks(backbone, [get_task(name) for name in self.source_tasks], self.cfg,
                                                weights=self.source_weights, test=self.test, seed=seed)
         return aligner, source
+
+    def _bind_auto(self, backbone: Backbone, support):
+        from .align.source import SourceDirection
+        from .errors import ConfigError
+        from .selection import DEFAULT_THRESHOLD, DEFAULT_TOP, print_ranking, rank_sources, select_sources, selection_record
+
+        if support is None:
+            raise ConfigError("source_task=auto needs the target's support set to rank the candidates; name the source task(s) here")
+        seed = int(getattr(self.cfg, "seed", 0))
+        scores = rank_sources(backbone, self.target, support, self.candidates, batch_size=self.cfg.source.batch_size,
+                              seed=seed, cfg=self.cfg, test=self.test)
+        self.chosen = select_sources(scores, top=DEFAULT_TOP, threshold=DEFAULT_THRESHOLD)
+        self.selection = selection_record(scores, self.chosen, DEFAULT_THRESHOLD)
+        if self.cfg.progress:
+            print_ranking(scores, self.chosen, DEFAULT_THRESHOLD)
+        if not self.chosen:
+            return None
+        by_name = {t.name: t for t in self.candidates}
+        return SourceDirection.for_tasks(backbone, [by_name[n] for n in self.chosen], self.cfg, test=self.test, seed=seed)
+
+
+def is_auto(source_task) -> bool:
+    """Whether `source_task` asks for automatic source selection (`"auto"`)."""
+    return isinstance(source_task, str) and source_task.strip().lower() == "auto" or (
+        isinstance(source_task, (list, tuple)) and len(source_task) == 1 and is_auto(source_task[0]))
 
 
 def source_names(source_task) -> list[str] | None:
@@ -183,7 +234,7 @@ def source_names(source_task) -> list[str] | None:
 
 
 def check_guidance(cfg: RunConfig, task: Task, *, aligner=None, source_task: str | list[str] | None = None,
-                   test=None) -> Guidance:
+                   test=None, source_candidates: list[str] | None = None) -> Guidance:
     """Check the aligner and source-task settings of `cfg` against the target `task` and load a
     trained aligner from `cfg.aligner` (unless `aligner` is given): the part of a run shared by
     `run_method` (LM-BFF seeds) and `fit` (all of a user's data). `test` is the target's test
@@ -191,13 +242,19 @@ def check_guidance(cfg: RunConfig, task: Task, *, aligner=None, source_task: str
 
     Source tasks are refused here, before any model loads: an empty list, one listed twice,
     the target itself, an unknown name, SST-2 / SST-5 / MR as sources of one another, and
-    weights that do not match them (`source.weights`)."""
+    weights that do not match them (`source.weights`).
+
+    `source_task="auto"` chooses the source when the guidance is bound (`Guidance.bind`), among
+    `source_candidates` (default: every registered task allowed as a source of `task`); an empty
+    or unknown candidate, or `source.weights` with auto, is refused here."""
     from .align.source import check_sources, source_weights
     from .config import check_alignment_inputs
     from .errors import ConfigError, SggftError
 
     check_alignment_inputs(cfg, aligner=aligner, source_task=source_task)
     source_task = source_task if source_task is not None else cfg.source_task
+    if is_auto(source_task):
+        return check_auto_guidance(cfg, task, aligner=aligner, test=test, candidates=source_candidates)
     names = source_names(source_task)
     if names is not None:
         check_sources(task.name, names)
@@ -220,6 +277,26 @@ def check_guidance(cfg: RunConfig, task: Task, *, aligner=None, source_task: str
             except SggftError:  # a target with no test split (a user's own data): nothing to drop
                 test = None
     return Guidance(cfg, aligner, source_task, info, weights, test)
+
+
+def check_auto_guidance(cfg: RunConfig, task: Task, *, aligner=None, test=None, candidates=None) -> Guidance:
+    """`check_guidance` for `source_task="auto"`: the candidates checked, the aligner loaded."""
+    from .errors import ConfigError, SggftError
+    from .selection import candidate_tasks
+
+    if cfg.source.weights is not None:
+        raise ConfigError("source.weights cannot be used with source_task=auto (the sources are chosen by the run); drop source.weights")
+    tasks = candidate_tasks(task, candidates)
+    info = None
+    if aligner is None and cfg.aligner is not None:
+        aligner, cfg, _ = load_run_aligner(cfg.model_copy(update={"source_task": "auto"}), task)
+        info = {"dir": str(cfg.aligner), "source_task": "auto", **aligner_provenance(cfg.aligner, task)}
+    if test is None:
+        try:
+            test = task.load_split("test", cfg.data.dir)
+        except SggftError:  # a target with no test split (a user's own data): nothing to drop
+            test = None
+    return Guidance(cfg, aligner, "auto", info, None, test, candidates=tasks, target=task)
 
 
 def load_run_aligner(cfg: RunConfig, target: Task):
