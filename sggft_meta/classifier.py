@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import sys
 from contextlib import contextmanager
@@ -39,7 +38,7 @@ from .version import __version__
 from .config import ModelConfig
 from .data.inputs import PAIR, TEXT, prediction_inputs, user_task
 from .errors import CheckpointError, DataError, ModelError
-from .io import (check_writable, digest, fsync_dir, json_bytes, load_tensors, make_temp_dir, read_json, read_verified,
+from .io import (check_writable, digest, publish_folder, json_bytes, load_tensors, make_temp_dir, read_json, read_verified,
                  tensor_bytes, write_new_file)
 from .model.backbone import Backbone, eval_mode
 
@@ -154,26 +153,15 @@ def _is_saved_classifier(path: Path) -> bool:
 
 
 def _atomic_dir(target: Path, write) -> None:
-    """Build a folder with `write(tmp)` beside `target`, then rename it into place."""
+    """Build a folder with `write(tmp)` beside `target`, then put it in place (`publish_folder`)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = make_temp_dir(target.parent, f".{target.name}.")
-    old = None
     try:
         write(tmp)
-        if target.exists():
-            old = make_temp_dir(target.parent, f".{target.name}.old-")
-            os.rmdir(old)
-            os.replace(target, old)
-        os.replace(tmp, target)
-        fsync_dir(target.parent)
     except BaseException:
-        if old is not None and not target.exists():
-            os.replace(old, target)
-        raise
-    finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        raise
+    publish_folder(tmp, target)
 
 
 # --------------------------------------------------------------------- reading a saved model

@@ -89,27 +89,31 @@ def make_temp_dir(parent: Path, prefix: str) -> Path:
     raise FileExistsError(f"no free temporary directory name in {parent}")
 
 
-def publish_folder(tmp: Path, target: Path, still_current: Callable[[], bool]) -> Path:
-    """Move the finished folder `tmp` into place as `target` (a cache built once: a converted or
-    assembled model). A stale `target` is swapped out first and removed after; if the rename
-    fails because another process published first, its folder is kept when `still_current()`
-    says it is good. `tmp` never outlives the call."""
+def publish_folder(tmp: Path, target: Path, still_current: Callable[[], bool] = lambda: False) -> Path:
+    """Move the finished folder `tmp` into place as `target` (a saved model, a cache built once).
+    An existing `target` is swapped out first and removed after; if anything fails it is put
+    back. If the rename fails because another process published first, its folder is kept when
+    `still_current()` says it is good. `tmp` never outlives the call."""
+    old = None
     try:
-        old = None
         if target.exists():
             old = target.with_name(f".{target.name}.old-{os.getpid()}-{time.time_ns()}")
-            os.rename(target, old)
+            os.replace(target, old)
         try:
-            os.rename(tmp, target)
+            os.replace(tmp, target)
         except OSError:
             if not still_current():
                 raise
         fsync_dir(target.parent)
+    except BaseException:
+        if old is not None and not target.exists():
+            os.replace(old, target)
+            old = None
+        raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 
