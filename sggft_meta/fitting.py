@@ -75,7 +75,7 @@ def fit(data: Any, *, labels: Sequence | None = None, label_names: Sequence[str]
         config: RunConfig | FitConfig | dict | None = None, method: str | None = None, sggft: SggftConfig | None = None,
         train: TrainConfig | None = None, model: ModelConfig | str | None = None, aligner: str | Path | None = None,
         source_task: str | None = None, seed: int | None = None, data_dir: str | Path | None = None,
-        progress: bool | None = None, name: str = "user_data") -> FewShotClassifier:
+        progress: bool | None = None, name: str = "user_data", source_candidates: Sequence[str] | None = None) -> FewShotClassifier:
     """Adapt a backbone on all of `data` and return the classifier.
 
     `data`: a registered task name or a task folder (its train split), a `Task`, a list of texts
@@ -85,7 +85,8 @@ def fit(data: Any, *, labels: Sequence | None = None, label_names: Sequence[str]
     `config`: a `FitConfig` (or `RunConfig`) with every setting; the keyword arguments override
     it: `method` ("finetune" or "sggft"), `sggft` (`SggftConfig`), `train` (`TrainConfig`),
     `model` (a backbone name or path, or a `ModelConfig`), `aligner` (a trained aligner folder,
-    or "gradvac"; implies method="sggft" unless set), `source_task` (a registered task),
+    or "gradvac"; implies method="sggft" unless set), `source_task` (registered task(s), or "auto":
+    ranked on the training rows among `source_candidates`, default every task allowed as a source),
     `seed`, `data_dir`, `progress` (progress bar and messages on stderr).
     """
     from tqdm.auto import tqdm
@@ -99,7 +100,7 @@ def fit(data: Any, *, labels: Sequence | None = None, label_names: Sequence[str]
     task, split = training_data(data, labels=labels, label_names=label_names, data_dir=cfg.data.dir, name=name)
     cfg = cfg.model_copy(update={"task": str(data) if isinstance(data, (str, Path)) else task.name})
     train_rows, dev_rows, note = carve_dev(split.labels, task.label_names, cfg)
-    guidance = check_guidance(cfg, task)  # aligner and source task checked before any model loads
+    guidance = check_guidance(cfg, task, source_candidates=list(source_candidates) if source_candidates else None)  # before any model loads
     cfg = guidance.cfg
     if cfg.progress:
         print(f"sggft-meta fit: {note}", file=sys.stderr)
@@ -109,7 +110,8 @@ def fit(data: Any, *, labels: Sequence | None = None, label_names: Sequence[str]
     pool = backbone.pool(task, "train", split)
     k = int(min(np.bincount(split.labels[train_rows], minlength=task.num_classes)))
     episode = FewShotSplit(task.name, k, cfg.seed, train_rows, dev_rows)
-    aligner_module, source = guidance.bind(backbone)
+    # source_task="auto": the candidates are ranked on the training rows (never the dev split)
+    aligner_module, source = guidance.bind(backbone, support=pool.batch(train_rows) if guidance.auto else None)
     bar = tqdm(total=cfg.train.max_steps, desc=f"fit {cfg.method} {task.name}", unit="step", disable=not cfg.progress,
                file=sys.stderr, leave=False)
     generator = torch.Generator().manual_seed(cfg.seed)
@@ -126,7 +128,8 @@ def fit(data: Any, *, labels: Sequence | None = None, label_names: Sequence[str]
         "steps": result.steps, "best_step": result.best_step, "stopped_early": result.stopped_early,
         "dev_metric": result.dev_metric, "dev_loss": result.dev_loss, "train_seconds": round(seconds, 3),
         "aligner": guidance.aligner_info, "source_task": guidance.source_task,
-        "source": source.record() if source is not None else None,
+        "source": ({**(source.record() if source is not None else {"tasks": []}), "selection": guidance.selection}
+                   if guidance.auto else (source.record() if source is not None else None)),
     }
     if cfg.progress:
         done = (f"best dev {task.metric} {result.dev_metric:.3f} at step {result.best_step} of {result.steps}"

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from sggft_meta import folder_task
-from sggft_meta.config import load_config
+from sggft_meta.config import TrainConfig, load_config
 from sggft_meta.errors import ConfigError
 from sggft_meta.run import check_guidance, run_method
 from sggft_meta.selection import DEFAULT_THRESHOLD, SourceScore, rank_sources, select_sources
@@ -149,3 +149,14 @@ def test_run_records_the_selection_and_abstains_as_no_source(world, capsys, monk
     assert entry["selection"]["threshold"] == 0.99
     assert len(entry["selection"]["ranking"]) == 3 and len(report.seeds) == 1
     json.dumps(report.to_json())
+
+
+def test_fit_chooses_its_source_on_its_training_rows(world):
+    from sggft_meta.fitting import fit
+
+    related, unrelated = str(world["related"]), str(world["unrelated0"])
+    model = fit(str(world["target"]), model=str(world["model"]), method="sggft", source_task="auto",
+                source_candidates=[unrelated, related], train=TrainConfig(max_steps=3), progress=False)
+    record = model.fit_info["source"]
+    assert record["tasks"] == ["related"] and record["selection"]["chosen"] == ["related"]
+    assert [r[0] for r in record["selection"]["ranking"]] == ["related", "unrelated0"]
