@@ -45,7 +45,7 @@ class Registry(Generic[T]):
         return add if obj is None else add(obj)
 
     def unregister(self, name: str) -> T:
-        """Remove and return `name` (tests and interactive sessions re-registering a task)."""
+        """Remove and return `name` (tests, or a notebook re-registering a task)."""
         self.get(name)
         return self._items.pop(name)
 
