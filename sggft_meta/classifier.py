@@ -38,8 +38,8 @@ from .version import __version__
 from .config import ModelConfig
 from .data.inputs import PAIR, TEXT, prediction_inputs, user_task
 from .errors import CheckpointError, DataError, ModelError
-from .io import (check_writable, digest, publish_folder, json_bytes, load_tensors, make_temp_dir, read_json, read_verified,
-                 tensor_bytes, write_new_file)
+from .io import (check_writable, digest, json_bytes, load_tensors, make_temp_dir, publish_folder, read_json, read_verified,
+                 sha256_file, tensor_bytes, write_new_file)
 from .model.backbone import Backbone, eval_mode
 
 MODEL_TYPE = "sggft-meta-classifier"
@@ -58,21 +58,13 @@ WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf")
 _HASHES: dict[tuple, str] = {}
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _weights_hash(files: list[Path]) -> str:
     """sha256 over (name, content) of `files`, memoised per file size and modification time."""
     key = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
     if key not in _HASHES:
         h = hashlib.sha256()
         for p in files:
-            h.update(p.name.encode() + b"\0" + _sha256_file(p).encode() + b"\n")
+            h.update(p.name.encode() + b"\0" + sha256_file(p).encode() + b"\n")
         _HASHES[key] = h.hexdigest()
     return _HASHES[key]
 

@@ -263,6 +263,15 @@ def tensor_bytes(tensors: Mapping[str, Any], where: Path) -> bytes:
     return save(flat, metadata={"format": "pt"})
 
 
+def sha256_file(path: Path) -> str:
+    """The sha256 (hex) of a file, read in 1 MiB blocks (model weights do not fit in memory twice)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def digest(data: bytes) -> dict:
     """{"sha256", "bytes"} of `data`, as the formats record them for `read_verified`."""
     return {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import bisect
-import hashlib
 import io
 import json
 import os
@@ -35,7 +34,7 @@ import torch
 
 from ..config import ModelConfig
 from ..errors import ModelError
-from ..io import building_folder
+from ..io import building_folder, sha256_file
 from .backbone import Backbone
 from .registry import BACKBONES, cache_root, load_encoder
 
@@ -198,11 +197,7 @@ def _verify(part: Part) -> None:
     if part.size is not None and size != part.size:
         raise ModelError(f"{part.path} has {size} bytes, its package records {part.size}; reinstall it: {reinstall}")
     if part.sha256 is not None:
-        digest = hashlib.sha256()
-        with open(part.path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        if digest.hexdigest() != part.sha256:
+        if sha256_file(part.path) != part.sha256:
             raise ModelError(f"{part.path} does not match the sha256 its package records; reinstall it: {reinstall}")
 
 
