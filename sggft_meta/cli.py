@@ -213,8 +213,7 @@ def check_results_out(out, overwrite: bool = False) -> Path:
     if path.exists() and not overwrite:
         what = "already holds a finished result" if _is_result_file(path) else "already exists"
         raise DataError(f"--out {path} {what}; pass --overwrite to replace it, or choose another file")
-    check_writable(path)
-    check_out_file(path, overwrite=True)  # the library's own checks of an output file
+    check_out_file(path, overwrite=True)  # the library's checks of an output file, writability (a real write) included
     return path
 
 
