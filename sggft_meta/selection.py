@@ -35,10 +35,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .align.source import SHARED_SENTENCES, check_sources, overlap_rows, split_texts
+from .align.source import SHARED_SENTENCES, check_sources, head_rows_of, overlap_rows, split_texts
 from .data.io import Split
 from .data.pools import Batch, TokenizedPool
-from .data.samplers import stratify_labels
 from .errors import ConfigError, SggftError
 
 DEFAULT_THRESHOLD = 0.05
@@ -101,11 +100,7 @@ def _sampled(backbone, task, train: Split, *, test_texts: set[str], head_rows: i
     rows = np.flatnonzero(~drop)
     if len(rows) == 0:
         return None, [], 0, int(drop.sum())
-    rng = np.random.default_rng(seed)  # the head rows: chosen as SourceDirection.pool_member chooses them
-    strata = stratify_labels(np.asarray(train.labels))[rows]
-    picked = [rows[strata == c] for c in np.unique(strata)]
-    picked = [r if len(r) <= head_rows else rng.choice(r, head_rows, replace=False) for r in picked]
-    head_pick = np.sort(np.concatenate(picked))
+    head_pick = head_rows_of(train.labels, rows, head_rows, seed)  # as SourceDirection.pool_member picks them
     gen = torch.Generator().manual_seed(seed)
     draws = [rows if batch_size >= len(rows) else np.sort(rows[torch.randperm(len(rows), generator=gen)[:batch_size].numpy()])
              for _ in range(batches)]

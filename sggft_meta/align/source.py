@@ -56,6 +56,16 @@ def overlap_rows(split, test_texts: set[str]) -> np.ndarray:
                      for a, b in zip(split.texts, pairs)], dtype=bool)
 
 
+def head_rows_of(labels, rows: np.ndarray, head_rows: int, seed: int) -> np.ndarray:
+    """The rows a source head is fit on: of `rows` (the pool), up to `head_rows` per class (per
+    label bin for regression), drawn with numpy's generator seeded `seed`; sorted."""
+    rng = np.random.default_rng(seed)
+    strata = stratify_labels(np.asarray(labels))[rows]
+    picked = [rows[strata == c] for c in np.unique(strata)]
+    picked = [r if len(r) <= head_rows else rng.choice(r, head_rows, replace=False) for r in picked]
+    return np.sort(np.concatenate(picked))
+
+
 def check_sources(target: str, sources: Sequence[str]) -> None:
     """Refuse an empty source list, a source listed twice, the target as its own source, and
     SST-2 / SST-5 / MR as sources of one another (ConfigError, one line each)."""
@@ -172,11 +182,7 @@ class SourceDirection:
         if len(rows) == 0:
             raise ConfigError(f"source_task {task.name!r}: every training example also occurs in the target's test split; "
                               "choose another source task")
-        rng = np.random.default_rng(seed)
-        strata = stratify_labels(np.asarray(train.labels))[rows]
-        picked = [rows[strata == c] for c in np.unique(strata)]
-        picked = [r if len(r) <= head_rows else rng.choice(r, head_rows, replace=False) for r in picked]
-        support = pool.batch(np.sort(np.concatenate(picked)))
+        support = pool.batch(head_rows_of(train.labels, rows, head_rows, seed))
         w, b = backbone.head_tensors(task, init=init, support=support, generator=torch.Generator().manual_seed(seed))
         return SourceMember(task.name, {"head.weight": w, "head.bias": b}, float(weight), pool=pool, rows=rows,
                             dropped_test_overlap=int(drop.sum()))
